@@ -1,0 +1,68 @@
+//! Where phones can reach the daemon: one URL per non-loopback interface address.
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+
+/// URLs for the listener; a wildcard address expands to every non-loopback interface.
+pub fn lan_urls(listen: SocketAddr) -> Vec<String> {
+    let ips: Vec<IpAddr> = if listen.ip().is_unspecified() {
+        let want_v6 = listen.is_ipv6();
+        if_addrs::get_if_addrs()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| i.ip())
+            .filter(|ip| !ip.is_loopback())
+            .filter(|ip| match ip {
+                IpAddr::V4(_) => true,
+                // Link-local v6 needs a zone id that browsers will not take in a URL.
+                IpAddr::V6(v6) => want_v6 && (v6.segments()[0] & 0xffc0) != 0xfe80,
+            })
+            .collect()
+    } else {
+        vec![listen.ip()]
+    };
+    ips.into_iter()
+        .map(|ip| format!("http://{}/", SocketAddr::new(ip, listen.port())))
+        .collect()
+}
+
+/// Prints the URLs, and a QR code of the first one when stdout is a terminal a phone can scan.
+pub fn print_banner(listen: SocketAddr) {
+    let urls = lan_urls(listen);
+    if urls.is_empty() {
+        println!("peerbox is running on {listen}, but this machine has no network address yet.");
+        return;
+    }
+    println!("peerbox is running. Open one of these on a phone on the same network:");
+    for url in &urls {
+        println!("  {url}");
+    }
+    if std::io::stdout().is_terminal() {
+        if let Ok(code) = qrcode::QrCode::new(urls[0].as_bytes()) {
+            let art = code
+                .render::<qrcode::render::unicode::Dense1x2>()
+                .quiet_zone(true)
+                .build();
+            println!("{art}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_address_gives_one_url() {
+        let urls = lan_urls("10.1.2.3:8080".parse().unwrap());
+        assert_eq!(urls, vec!["http://10.1.2.3:8080/".to_string()]);
+    }
+
+    #[test]
+    fn wildcard_never_lists_loopback() {
+        for url in lan_urls("0.0.0.0:8080".parse().unwrap()) {
+            assert!(!url.contains("127.0.0.1"), "{url}");
+            assert!(url.ends_with(":8080/"), "{url}");
+        }
+    }
+}

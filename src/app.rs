@@ -1,0 +1,45 @@
+//! State shared by every connection of one running daemon.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::http::bundle::Bundle;
+use crate::signal::Hub;
+
+pub struct App {
+    pub config: Arc<Config>,
+    pub started: Instant,
+    /// The address the listener is bound to (the real port when the config said `:0`).
+    pub local_addr: SocketAddr,
+    pub bundle: Bundle,
+    pub signal: Hub,
+    /// Cancelled when shutdown begins; long-lived sessions (WebSockets, transfers) watch it to
+    /// finish up and leave.
+    pub shutdown: CancellationToken,
+    /// Tasks that outlive their HTTP request (upgraded WebSockets); shutdown waits for them
+    /// within the grace period.
+    pub tasks: TaskTracker,
+    pub http_connections: AtomicUsize,
+}
+
+impl App {
+    pub fn new(config: Config, local_addr: SocketAddr) -> Arc<Self> {
+        let config = Arc::new(config);
+        Arc::new(App {
+            bundle: Bundle::new(config.server.web_dir.as_deref()),
+            signal: Hub::new(config.signal.clone()),
+            config,
+            started: Instant::now(),
+            local_addr,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            http_connections: AtomicUsize::new(0),
+        })
+    }
+}

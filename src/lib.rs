@@ -1,0 +1,27 @@
+//! peerbox: a self-hosted peer-to-peer file drop for the home network, in one daemon.
+//!
+//! Module map:
+//! - [`cli`], [`config`]: command line and layered configuration (defaults < /etc file <
+//!   `--config` < `PEERBOX_*` env < flags).
+//! - [`server`]: `run(listener, config, shutdown)`, the accept loop and graceful drain;
+//!   [`app`] holds the state every connection shares.
+//! - [`http`]: the one HTTP port: embedded web bundle ([`http::bundle`]), `/healthz`,
+//!   `/metrics`, and the `/ws` upgrade into signaling.
+//! - [`signal`]: WebSocket rooms, names, and offer/answer/ICE forwarding. Files never pass here.
+//! - [`watch`]: the live, hashed catalog of the share directory.
+//! - [`seeder`]: the always-on WebRTC peer that offers the catalog and receives uploads.
+//! - [`logging`]: tracing to stderr, or to journald under systemd; [`addrs`]: the URLs to print.
+
+pub mod addrs;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod seeder;
+pub mod server;
+pub mod signal;
+pub mod watch;
+
+pub use config::Config;
+pub use server::{run, StartupError};

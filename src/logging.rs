@@ -1,0 +1,129 @@
+//! Logging through `tracing`: readable lines on stderr, or native journald records under systemd.
+//!
+//! Under systemd (`JOURNAL_STREAM` set and the journal socket reachable) every event goes to
+//! `systemd-journal-logger` as a `log` record whose tracing fields become journal fields
+//! (`PEER=…`, `ROOM=…`), so `journalctl -o verbose` can filter on them. The filter sits behind a
+//! reload handle so SIGHUP can change the level without a restart.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+
+use log::Log;
+use systemd_journal_logger::JournalLog;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
+
+/// Changes the active filter at run time.
+#[derive(Clone)]
+pub struct LogHandle(reload::Handle<EnvFilter, Registry>);
+
+impl LogHandle {
+    pub fn set_level(&self, directive: &str) -> Result<(), String> {
+        let filter = EnvFilter::try_new(directive).map_err(|e| e.to_string())?;
+        self.0.reload(filter).map_err(|e| e.to_string())
+    }
+}
+
+/// `RUST_LOG` wins over the configured level, as operators expect.
+fn initial_filter(level: &str) -> EnvFilter {
+    match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => {
+            EnvFilter::try_new(v).unwrap_or_else(|_| EnvFilter::new(level))
+        }
+        _ => EnvFilter::new(level),
+    }
+}
+
+/// Installs the global subscriber; call once, early in `main`.
+pub fn init(level: &str) -> LogHandle {
+    let (filter, handle) = reload::Layer::new(initial_filter(level));
+    let journal = std::env::var_os("JOURNAL_STREAM")
+        .is_some()
+        .then(|| JournalLog::new().ok())
+        .flatten()
+        .filter(|_| systemd_journal_logger::connected_to_journal())
+        .map(|j| j.with_syslog_identifier("peerbox".into()));
+    let registry = tracing_subscriber::registry().with(filter);
+    match journal {
+        Some(journal) => registry.with(JournalLayer { journal }).init(),
+        None => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_target(false),
+            )
+            .init(),
+    }
+    LogHandle(handle)
+}
+
+struct JournalLayer {
+    journal: JournalLog,
+}
+
+/// Collects an event's message and its other fields (upper-cased, as journald wants keys).
+#[derive(Default)]
+struct Fields {
+    message: String,
+    extra: Vec<(String, String)>,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            self.extra
+                .push((field.name().to_ascii_uppercase(), format!("{value:?}")));
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            self.extra
+                .push((field.name().to_ascii_uppercase(), value.to_owned()));
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for JournalLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let level = match *meta.level() {
+            Level::ERROR => log::Level::Error,
+            Level::WARN => log::Level::Warn,
+            Level::INFO => log::Level::Info,
+            Level::DEBUG => log::Level::Debug,
+            Level::TRACE => log::Level::Trace,
+        };
+        // Keep the fields readable in the message too, as on stderr.
+        let mut text = fields.message;
+        for (k, v) in &fields.extra {
+            let _ = write!(text, " {}={v}", k.to_ascii_lowercase());
+        }
+        let kvs: Vec<(&str, &str)> = fields
+            .extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.journal.log(
+            &log::Record::builder()
+                .args(format_args!("{text}"))
+                .level(level)
+                .target(meta.target())
+                .module_path(meta.module_path())
+                .file(meta.file())
+                .line(meta.line())
+                .key_values(&kvs)
+                .build(),
+        );
+    }
+}
