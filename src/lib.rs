@@ -11,6 +11,7 @@
 //! - [`watch`]: the live, hashed catalog of the share directory.
 //! - [`seeder`]: the always-on WebRTC peer that offers the catalog and receives uploads.
 //! - [`logging`]: tracing to stderr, or to journald under systemd; [`addrs`]: the URLs to print.
+//! - [`systemd`]: readiness/watchdog notifications; [`reload`]: what SIGHUP may change live.
 
 pub mod addrs;
 pub mod app;
@@ -18,9 +19,11 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod logging;
+pub mod reload;
 pub mod seeder;
 pub mod server;
 pub mod signal;
+pub mod systemd;
 pub mod watch;
 
 pub use config::Config;

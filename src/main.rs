@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         eprintln!("peerbox: configuration is valid");
         return ExitCode::SUCCESS;
     }
-    peerbox::logging::init(&config.log.level);
+    let log = peerbox::logging::init(&config.log.level);
     if let Err(e) = peerbox::server::prepare_storage(&config) {
         eprintln!("peerbox: {e}");
         return ExitCode::from(EX_CANTCREAT);
@@ -47,7 +47,11 @@ fn main() -> ExitCode {
         if let Ok(addr) = listener.local_addr() {
             peerbox::addrs::print_banner(addr);
         }
-        match peerbox::run(listener, config, shutdown_signal()).await {
+        let control = peerbox::server::Control {
+            reloads: Some(reload_on_sighup(cli.sources())),
+            log: Some(log),
+        };
+        match peerbox::server::run_with(listener, config, shutdown_signal(), control).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("peerbox: {e}");
@@ -55,6 +59,29 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// Re-reads the configuration on every SIGHUP; an invalid file is logged and ignored, so a
+/// typo never takes a running daemon down.
+fn reload_on_sighup(sources: peerbox::config::Sources) -> tokio::sync::mpsc::Receiver<peerbox::Config> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match sources.load() {
+                Ok(config) => {
+                    if tx.send(config).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "reload refused; keeping the running configuration"),
+            }
+        }
+    });
+    rx
 }
 
 /// Resolves on the first SIGINT or SIGTERM.

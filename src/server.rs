@@ -14,10 +14,11 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, Semaphore};
 
 use crate::app::App;
 use crate::config::Config;
+use crate::logging::LogHandle;
 
 /// Failures that stop the daemon before or while it serves.
 #[derive(Debug, thiserror::Error)]
@@ -79,12 +80,30 @@ pub fn prepare_storage(config: &Config) -> Result<(), StartupError> {
     Ok(())
 }
 
+/// What the binary adds around [`run`]: configuration reloads (SIGHUP) and the log handle
+/// they act on. Tests use [`run`], which has neither.
+#[derive(Default)]
+pub struct Control {
+    pub reloads: Option<mpsc::Receiver<Config>>,
+    pub log: Option<LogHandle>,
+}
+
 /// Serves until `shutdown` completes, then stops accepting and lets in-flight requests and
 /// sessions finish within `server.shutdown_grace_secs`.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    run_with(listener, config, shutdown, Control::default()).await
+}
+
+/// [`run`] with reloads and logging control.
+pub async fn run_with(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+    mut control: Control,
 ) -> std::io::Result<()> {
     let local_addr = listener.local_addr()?;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
@@ -97,11 +116,18 @@ pub async fn run(
         ))
         .max_buf_size(app.config.server.max_header_bytes);
     tracing::info!(addr = %local_addr, "listening");
+    crate::systemd::ready();
+    crate::systemd::spawn_watchdog();
+    let mut running = (*app.config).clone();
 
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
+            Some(new) = recv_reload(&mut control.reloads) => {
+                apply_reload(&mut running, new, control.log.as_ref());
+                continue;
+            }
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(e) => {
@@ -144,6 +170,7 @@ pub async fn run(
     }
 
     drop(listener);
+    crate::systemd::stopping();
     tracing::info!(grace_secs = grace.as_secs(), "shutting down: no new connections");
     app.shutdown.cancel();
     app.tasks.close();
@@ -156,4 +183,35 @@ pub async fn run(
         ),
     }
     Ok(())
+}
+
+async fn recv_reload(rx: &mut Option<mpsc::Receiver<Config>>) -> Option<Config> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Applies what can change live and names in the log what needs a restart.
+fn apply_reload(running: &mut Config, new: Config, log: Option<&LogHandle>) {
+    crate::systemd::reloading();
+    let plan = crate::reload::plan(running, &new, &[]);
+    if plan.applied.iter().any(|k| k == "log.level") {
+        if let Some(log) = log {
+            match log.set_level(&new.log.level) {
+                Ok(()) => running.log.level = new.log.level.clone(),
+                Err(e) => tracing::warn!(error = %e, "log.level not applied"),
+            }
+        }
+    }
+    if plan.applied.is_empty() && plan.need_restart.is_empty() {
+        tracing::info!("configuration reloaded: nothing changed");
+    } else {
+        tracing::info!(
+            applied = %plan.applied.join(", "),
+            need_restart = %plan.need_restart.join(", "),
+            "configuration reloaded"
+        );
+    }
+    crate::systemd::ready();
 }

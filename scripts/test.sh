@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every peerbox test: formatting, lints, unit and integration tests (real sockets, real
+# files, real WebRTC peers, headless Chromium and Firefox in a private network namespace), and
+# the Debian package checks with an arm64 smoke run under qemu. Installs missing tools first.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-deps.sh || { echo "stages: 0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+stage() { # stage NAME COMMAND...
+    local name=$1
+    shift
+    echo "=== $name"
+    local start=$SECONDS
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "=== $name: ok ($((SECONDS - start)) s)"
+    else
+        failed=$((failed + 1))
+        echo "=== $name: FAILED ($((SECONDS - start)) s)"
+    fi
+}
+
+stage "cargo fmt --check" cargo fmt --check
+stage "cargo clippy" cargo clippy --all-targets --locked -- -D warnings
+stage "cargo test" cargo test --all-targets --locked
+for extra in scripts/test-browser.sh scripts/test-package.sh; do
+    if [ -x "$extra" ]; then stage "$extra" "$extra"; fi
+done
+
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

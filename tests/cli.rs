@@ -1,0 +1,306 @@
+//! The real `peerbox` binary: config layering, exit codes, start-up errors, SIGTERM drain.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_peerbox");
+
+/// A command with no system config, no inherited PEERBOX_* variables, run inside `dir`.
+fn peerbox(dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(dir)
+        .arg("--system-config")
+        .arg(dir.join("no-system-config.toml"))
+        .env_remove("RUST_LOG")
+        .env_remove("JOURNAL_STREAM");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PEERBOX_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+fn effective(out: &Output) -> toml::Value {
+    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    toml::from_str(&String::from_utf8_lossy(&out.stdout)).expect("check-config prints TOML")
+}
+
+#[test]
+fn config_layers_defaults_file_system_env_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    let v = effective(&peerbox(d).arg("check-config").output().unwrap());
+    assert_eq!(v["server"]["listen"].as_str(), Some("0.0.0.0:8080"));
+    assert_eq!(v["storage"]["share_dir"].as_str(), Some("./share"));
+    assert_eq!(v["log"]["level"].as_str(), Some("info"));
+
+    let system = d.join("system.toml");
+    std::fs::write(&system, "[server]\nlisten = \"127.0.0.1:7000\"\n[log]\nlevel = \"warn\"\n").unwrap();
+    let file = d.join("peerbox.toml");
+    std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:7001\"\nshutdown_grace_secs = 3\n").unwrap();
+
+    let mut cmd = peerbox(d);
+    cmd.args(["check-config", "--system-config"]).arg(&system);
+    let v = effective(&cmd.output().unwrap());
+    assert_eq!(v["server"]["listen"].as_str(), Some("127.0.0.1:7000"));
+    assert_eq!(v["log"]["level"].as_str(), Some("warn"));
+
+    let mut cmd = peerbox(d);
+    cmd.args(["check-config", "--system-config"]).arg(&system).arg("--config").arg(&file);
+    let v = effective(&cmd.output().unwrap());
+    assert_eq!(v["server"]["listen"].as_str(), Some("127.0.0.1:7001"), "file beats system file");
+    assert_eq!(v["server"]["shutdown_grace_secs"].as_integer(), Some(3));
+    assert_eq!(v["log"]["level"].as_str(), Some("warn"), "system file value kept");
+
+    let mut cmd = peerbox(d);
+    cmd.args(["check-config", "--config"])
+        .arg(&file)
+        .env("PEERBOX_SERVER__LISTEN", "127.0.0.1:7002")
+        .env("PEERBOX_STORAGE__SHARE_DIR", "/srv/share");
+    let v = effective(&cmd.output().unwrap());
+    assert_eq!(v["server"]["listen"].as_str(), Some("127.0.0.1:7002"), "env beats file");
+    assert_eq!(v["storage"]["share_dir"].as_str(), Some("/srv/share"));
+
+    let mut cmd = peerbox(d);
+    cmd.args(["check-config", "--config"])
+        .arg(&file)
+        .args(["--listen", "127.0.0.1:7003", "--share-dir", "/x/s", "--incoming-dir", "/x/i"])
+        .args(["--state-dir", "/x/st"])
+        .env("PEERBOX_SERVER__LISTEN", "127.0.0.1:7002");
+    let v = effective(&cmd.output().unwrap());
+    assert_eq!(v["server"]["listen"].as_str(), Some("127.0.0.1:7003"), "flag beats env");
+    assert_eq!(v["storage"]["share_dir"].as_str(), Some("/x/s"));
+    assert_eq!(v["storage"]["incoming_dir"].as_str(), Some("/x/i"));
+    assert_eq!(v["storage"]["state_dir"].as_str(), Some("/x/st"));
+}
+
+#[test]
+fn unknown_key_names_key_and_file_and_exits_78() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 9\n").unwrap();
+    let out = peerbox(dir.path())
+        .arg("check-config")
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.listen_port"), "{err}");
+    assert!(err.contains("bad.toml"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+
+    let out = peerbox(dir.path())
+        .arg("check-config")
+        .env("PEERBOX_SERVR__LISTEN", "x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("servr"), "{err}");
+    assert!(err.contains("PEERBOX_"), "names the environment as source: {err}");
+
+    let bad_value = dir.path().join("value.toml");
+    std::fs::write(&bad_value, "[server]\nlisten = \"not an address\"\n").unwrap();
+    let out = peerbox(dir.path())
+        .args(["run", "--config"])
+        .arg(&bad_value)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "run refuses it too");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.listen") && err.contains("value.toml"), "{err}");
+
+    let out = peerbox(dir.path())
+        .arg("check-config")
+        .arg("--config")
+        .arg(dir.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.toml"), "{err}");
+}
+
+#[test]
+fn version_flag() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+fn assert_one_clear_line(out: &Output, needle: &str) {
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    let line = err.lines().find(|l| l.starts_with("peerbox: ")).unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains(needle), "{err}");
+}
+
+#[test]
+fn port_in_use_and_bad_directories_are_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = peerbox(dir.path()).args(["--listen", &addr]).output().unwrap();
+    assert_one_clear_line(&out, "already in use");
+    assert_one_clear_line(&out, &addr);
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = peerbox(dir.path())
+        .args(["--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(file.join("state"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(73));
+    assert_one_clear_line(&out, "state directory");
+}
+
+/// Starts the daemon on a free port and waits until it answers.
+fn start_daemon(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut child = peerbox(dir)
+        .args(["run", "--listen", &addr.to_string()])
+        .args(extra)
+        .env("PEERBOX_SERVER__SHUTDOWN_GRACE_SECS", "20")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    assert!(first.contains("peerbox is running"), "{first}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "daemon never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child, addr)
+}
+
+fn sigterm(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn sigterm_lets_a_slow_request_finish_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    // A large file served from --web-dir gives a response that takes a slow client a while.
+    let web = dir.path().join("web");
+    std::fs::create_dir(&web).unwrap();
+    let big: Vec<u8> = (0..32u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(web.join("big.bin"), &big).unwrap();
+    let (mut child, addr) = start_daemon(dir.path(), &["--web-dir", "web"]);
+    assert!(dir.path().join(".peerbox").is_dir(), "state dir created");
+    assert!(dir.path().join("share").is_dir() && dir.path().join("incoming").is_dir());
+
+    let mut slow = TcpStream::connect(addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = vec![0u8; 4096];
+    let mut got = slow.read(&mut raw).unwrap();
+    sigterm(&child);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "still draining the slow download");
+    assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
+    raw.truncate(got);
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = slow.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        got += n;
+        if got % (4 << 20) < n {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    assert!(raw.starts_with(b"HTTP/1.1 200"));
+    assert!(raw[split + 4..] == big[..], "the whole body arrived intact");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "daemon did not exit after draining");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(err.contains("shutting down"), "{err}");
+}
+
+#[test]
+fn idle_daemon_exits_0_on_sigterm_promptly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, _addr) = start_daemon(dir.path(), &[]);
+    sigterm(&child);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            assert_eq!(s.code(), Some(0));
+            break;
+        }
+        assert!(Instant::now() < deadline, "idle daemon should not wait for the grace period");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sighup_applies_log_level_and_names_what_needs_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("peerbox.toml");
+    std::fs::write(&conf, "[log]\nlevel = \"info\"\n").unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let log_path = dir.path().join("stderr.log");
+    let mut child = peerbox(dir.path())
+        .args(["run", "--listen", &format!("127.0.0.1:{port}"), "--config"])
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} in:\n{log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("listening");
+    std::fs::write(&conf, "[log]\nlevel = \"debug\"\n[server]\nshutdown_grace_secs = 3\n").unwrap();
+    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    let log = wait_for("configuration reloaded");
+    let line = log.lines().find(|l| l.contains("configuration reloaded")).unwrap();
+    assert!(line.contains("applied=log.level"), "{line}");
+    assert!(line.contains("need_restart=server.shutdown_grace_secs"), "{line}");
+
+    // A broken file on reload is refused and the daemon keeps running.
+    std::fs::write(&conf, "[log]\nlevle = 1\n").unwrap();
+    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    wait_for("reload refused");
+    assert!(child.try_wait().unwrap().is_none());
+    sigterm(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
