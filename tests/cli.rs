@@ -304,3 +304,48 @@ fn sighup_applies_log_level_and_names_what_needs_a_restart() {
     sigterm(&child);
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn notifies_systemd_ready_then_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = peerbox(dir.path())
+        .args(["run", "--listen", &format!("127.0.0.1:{port}")])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let mut recv = || {
+        let n = sock.recv(&mut buf).expect("notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let first = recv();
+    assert!(first.contains("READY=1"), "{first}");
+    // The daemon is reachable by the time it says it is ready.
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let mut saw_watchdog = false;
+    for _ in 0..5 {
+        if recv().contains("WATCHDOG=1") {
+            saw_watchdog = true;
+            break;
+        }
+    }
+    assert!(saw_watchdog, "watchdog pings when WATCHDOG_USEC is set");
+    sigterm(&child);
+    let mut saw_stopping = false;
+    for _ in 0..10 {
+        if recv().contains("STOPPING=1") {
+            saw_stopping = true;
+            break;
+        }
+    }
+    assert!(saw_stopping);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
