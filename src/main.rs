@@ -29,7 +29,10 @@ fn main() -> ExitCode {
         eprintln!("peerbox: {e}");
         return ExitCode::from(EX_CANTCREAT);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("peerbox: cannot start the async runtime: {e}");
@@ -63,7 +66,9 @@ fn main() -> ExitCode {
 
 /// Re-reads the configuration on every SIGHUP; an invalid file is logged and ignored, so a
 /// typo never takes a running daemon down.
-fn reload_on_sighup(sources: peerbox::config::Sources) -> tokio::sync::mpsc::Receiver<peerbox::Config> {
+fn reload_on_sighup(
+    sources: peerbox::config::Sources,
+) -> tokio::sync::mpsc::Receiver<peerbox::Config> {
     use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     tokio::spawn(async move {
@@ -77,7 +82,9 @@ fn reload_on_sighup(sources: peerbox::config::Sources) -> tokio::sync::mpsc::Rec
                         return;
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "reload refused; keeping the running configuration"),
+                Err(e) => {
+                    tracing::error!(error = %e, "reload refused; keeping the running configuration")
+                }
             }
         }
     });

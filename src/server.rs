@@ -39,7 +39,9 @@ pub enum StartupError {
 fn describe_bind(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::AddrInUse => "the port is already in use by another program".into(),
-        std::io::ErrorKind::AddrNotAvailable => "no interface of this machine has that address".into(),
+        std::io::ErrorKind::AddrNotAvailable => {
+            "no interface of this machine has that address".into()
+        }
         std::io::ErrorKind::PermissionDenied => {
             "permission denied (ports below 1024 need privileges)".into()
         }
@@ -171,7 +173,10 @@ pub async fn run_with(
 
     drop(listener);
     crate::systemd::stopping();
-    tracing::info!(grace_secs = grace.as_secs(), "shutting down: no new connections");
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutting down: no new connections"
+    );
     app.shutdown.cancel();
     app.tasks.close();
     let drained = tokio::time::timeout(grace, app.tasks.wait()).await;

@@ -25,7 +25,11 @@ fn peerbox(dir: &Path) -> Command {
 }
 
 fn effective(out: &Output) -> toml::Value {
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     toml::from_str(&String::from_utf8_lossy(&out.stdout)).expect("check-config prints TOML")
 }
 
@@ -40,9 +44,17 @@ fn config_layers_defaults_file_system_env_flag() {
     assert_eq!(v["log"]["level"].as_str(), Some("info"));
 
     let system = d.join("system.toml");
-    std::fs::write(&system, "[server]\nlisten = \"127.0.0.1:7000\"\n[log]\nlevel = \"warn\"\n").unwrap();
+    std::fs::write(
+        &system,
+        "[server]\nlisten = \"127.0.0.1:7000\"\n[log]\nlevel = \"warn\"\n",
+    )
+    .unwrap();
     let file = d.join("peerbox.toml");
-    std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:7001\"\nshutdown_grace_secs = 3\n").unwrap();
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"127.0.0.1:7001\"\nshutdown_grace_secs = 3\n",
+    )
+    .unwrap();
 
     let mut cmd = peerbox(d);
     cmd.args(["check-config", "--system-config"]).arg(&system);
@@ -51,11 +63,22 @@ fn config_layers_defaults_file_system_env_flag() {
     assert_eq!(v["log"]["level"].as_str(), Some("warn"));
 
     let mut cmd = peerbox(d);
-    cmd.args(["check-config", "--system-config"]).arg(&system).arg("--config").arg(&file);
+    cmd.args(["check-config", "--system-config"])
+        .arg(&system)
+        .arg("--config")
+        .arg(&file);
     let v = effective(&cmd.output().unwrap());
-    assert_eq!(v["server"]["listen"].as_str(), Some("127.0.0.1:7001"), "file beats system file");
+    assert_eq!(
+        v["server"]["listen"].as_str(),
+        Some("127.0.0.1:7001"),
+        "file beats system file"
+    );
     assert_eq!(v["server"]["shutdown_grace_secs"].as_integer(), Some(3));
-    assert_eq!(v["log"]["level"].as_str(), Some("warn"), "system file value kept");
+    assert_eq!(
+        v["log"]["level"].as_str(),
+        Some("warn"),
+        "system file value kept"
+    );
 
     let mut cmd = peerbox(d);
     cmd.args(["check-config", "--config"])
@@ -63,17 +86,32 @@ fn config_layers_defaults_file_system_env_flag() {
         .env("PEERBOX_SERVER__LISTEN", "127.0.0.1:7002")
         .env("PEERBOX_STORAGE__SHARE_DIR", "/srv/share");
     let v = effective(&cmd.output().unwrap());
-    assert_eq!(v["server"]["listen"].as_str(), Some("127.0.0.1:7002"), "env beats file");
+    assert_eq!(
+        v["server"]["listen"].as_str(),
+        Some("127.0.0.1:7002"),
+        "env beats file"
+    );
     assert_eq!(v["storage"]["share_dir"].as_str(), Some("/srv/share"));
 
     let mut cmd = peerbox(d);
     cmd.args(["check-config", "--config"])
         .arg(&file)
-        .args(["--listen", "127.0.0.1:7003", "--share-dir", "/x/s", "--incoming-dir", "/x/i"])
+        .args([
+            "--listen",
+            "127.0.0.1:7003",
+            "--share-dir",
+            "/x/s",
+            "--incoming-dir",
+            "/x/i",
+        ])
         .args(["--state-dir", "/x/st"])
         .env("PEERBOX_SERVER__LISTEN", "127.0.0.1:7002");
     let v = effective(&cmd.output().unwrap());
-    assert_eq!(v["server"]["listen"].as_str(), Some("127.0.0.1:7003"), "flag beats env");
+    assert_eq!(
+        v["server"]["listen"].as_str(),
+        Some("127.0.0.1:7003"),
+        "flag beats env"
+    );
     assert_eq!(v["storage"]["share_dir"].as_str(), Some("/x/s"));
     assert_eq!(v["storage"]["incoming_dir"].as_str(), Some("/x/i"));
     assert_eq!(v["storage"]["state_dir"].as_str(), Some("/x/st"));
@@ -83,7 +121,11 @@ fn config_layers_defaults_file_system_env_flag() {
 fn unknown_key_names_key_and_file_and_exits_78() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
-    std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 9\n").unwrap();
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 9\n",
+    )
+    .unwrap();
     let out = peerbox(dir.path())
         .arg("check-config")
         .arg("--config")
@@ -104,7 +146,10 @@ fn unknown_key_names_key_and_file_and_exits_78() {
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("servr"), "{err}");
-    assert!(err.contains("PEERBOX_"), "names the environment as source: {err}");
+    assert!(
+        err.contains("PEERBOX_"),
+        "names the environment as source: {err}"
+    );
 
     let bad_value = dir.path().join("value.toml");
     std::fs::write(&bad_value, "[server]\nlisten = \"not an address\"\n").unwrap();
@@ -115,7 +160,10 @@ fn unknown_key_names_key_and_file_and_exits_78() {
         .unwrap();
     assert_eq!(out.status.code(), Some(78), "run refuses it too");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("server.listen") && err.contains("value.toml"), "{err}");
+    assert!(
+        err.contains("server.listen") && err.contains("value.toml"),
+        "{err}"
+    );
 
     let out = peerbox(dir.path())
         .arg("check-config")
@@ -138,8 +186,14 @@ fn version_flag() {
 fn assert_one_clear_line(out: &Output, needle: &str) {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
-    let line = err.lines().find(|l| l.starts_with("peerbox: ")).unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("peerbox: "))
+        .unwrap_or_else(|| panic!("{err}"));
     assert!(line.contains(needle), "{err}");
 }
 
@@ -148,7 +202,10 @@ fn port_in_use_and_bad_directories_are_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let out = peerbox(dir.path()).args(["--listen", &addr]).output().unwrap();
+    let out = peerbox(dir.path())
+        .args(["--listen", &addr])
+        .output()
+        .unwrap();
     assert_one_clear_line(&out, "already in use");
     assert_one_clear_line(&out, &addr);
 
@@ -165,7 +222,11 @@ fn port_in_use_and_bad_directories_are_one_clear_line() {
 
 /// Starts the daemon on a free port and waits until it answers.
 fn start_daemon(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut child = peerbox(dir)
         .args(["run", "--listen", &addr.to_string()])
@@ -207,14 +268,18 @@ fn sigterm_lets_a_slow_request_finish_then_exits_0() {
     assert!(dir.path().join("share").is_dir() && dir.path().join("incoming").is_dir());
 
     let mut slow = TcpStream::connect(addr).unwrap();
-    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut raw = vec![0u8; 4096];
     let mut got = slow.read(&mut raw).unwrap();
     sigterm(&child);
     std::thread::sleep(Duration::from_millis(500));
-    assert!(child.try_wait().unwrap().is_none(), "still draining the slow download");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still draining the slow download"
+    );
     assert!(TcpStream::connect(addr).is_err(), "no longer accepting");
     raw.truncate(got);
     let mut buf = vec![0u8; 256 * 1024];
@@ -238,12 +303,20 @@ fn sigterm_lets_a_slow_request_finish_then_exits_0() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "daemon did not exit after draining");
+        assert!(
+            Instant::now() < deadline,
+            "daemon did not exit after draining"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(err.contains("shutting down"), "{err}");
 }
 
@@ -258,7 +331,10 @@ fn idle_daemon_exits_0_on_sigterm_promptly() {
             assert_eq!(s.code(), Some(0));
             break;
         }
-        assert!(Instant::now() < deadline, "idle daemon should not wait for the grace period");
+        assert!(
+            Instant::now() < deadline,
+            "idle daemon should not wait for the grace period"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -268,7 +344,11 @@ fn sighup_applies_log_level_and_names_what_needs_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("peerbox.toml");
     std::fs::write(&conf, "[log]\nlevel = \"info\"\n").unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let log_path = dir.path().join("stderr.log");
     let mut child = peerbox(dir.path())
         .args(["run", "--listen", &format!("127.0.0.1:{port}"), "--config"])
@@ -289,16 +369,32 @@ fn sighup_applies_log_level_and_names_what_needs_a_restart() {
         }
     };
     wait_for("listening");
-    std::fs::write(&conf, "[log]\nlevel = \"debug\"\n[server]\nshutdown_grace_secs = 3\n").unwrap();
-    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    std::fs::write(
+        &conf,
+        "[log]\nlevel = \"debug\"\n[server]\nshutdown_grace_secs = 3\n",
+    )
+    .unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
     let log = wait_for("configuration reloaded");
-    let line = log.lines().find(|l| l.contains("configuration reloaded")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("configuration reloaded"))
+        .unwrap();
     assert!(line.contains("applied=log.level"), "{line}");
-    assert!(line.contains("need_restart=server.shutdown_grace_secs"), "{line}");
+    assert!(
+        line.contains("need_restart=server.shutdown_grace_secs"),
+        "{line}"
+    );
 
     // A broken file on reload is refused and the daemon keeps running.
     std::fs::write(&conf, "[log]\nlevle = 1\n").unwrap();
-    Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
     wait_for("reload refused");
     assert!(child.try_wait().unwrap().is_none());
     sigterm(&child);
@@ -311,8 +407,13 @@ fn notifies_systemd_ready_then_stopping() {
     let dir = tempfile::tempdir().unwrap();
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = peerbox(dir.path())
         .args(["run", "--listen", &format!("127.0.0.1:{port}")])
         .env("NOTIFY_SOCKET", &sock_path)

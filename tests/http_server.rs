@@ -75,9 +75,10 @@ async fn unknown_paths_and_methods_get_clear_statuses() {
         assert_eq!(get(srv.addr, path, &[]).await.status, 404, "{path}");
     }
     let addr = srv.addr;
-    let post = tokio::task::spawn_blocking(move || request(addr, "POST", "/", &[("Content-Length", "0")]))
-        .await
-        .unwrap();
+    let post =
+        tokio::task::spawn_blocking(move || request(addr, "POST", "/", &[("Content-Length", "0")]))
+            .await
+            .unwrap();
     assert_eq!(post.status, 405);
     assert_eq!(post.header("allow"), Some("GET, HEAD"));
     let head = tokio::task::spawn_blocking(move || request(addr, "HEAD", "/", &[]))
@@ -95,7 +96,11 @@ async fn unknown_paths_and_methods_get_clear_statuses() {
 #[tokio::test]
 async fn web_dir_serves_from_disk_for_ui_work() {
     let web = tempfile::tempdir().unwrap();
-    std::fs::write(web.path().join("index.html"), "<!doctype html><p>dev build</p>").unwrap();
+    std::fs::write(
+        web.path().join("index.html"),
+        "<!doctype html><p>dev build</p>",
+    )
+    .unwrap();
     std::fs::write(web.path().join("app.js"), "export const x = 1;").unwrap();
     let dir = web.path().to_owned();
     let srv = TestServer::start_with(move |c| c.server.web_dir = Some(dir)).await;
@@ -103,7 +108,10 @@ async fn web_dir_serves_from_disk_for_ui_work() {
     assert_eq!(page.status, 200);
     assert!(page.text().contains("dev build"));
     let js = get(srv.addr, "/app.js", &[]).await;
-    assert_eq!(js.header("content-type"), Some("text/javascript; charset=utf-8"));
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
     assert_eq!(get(srv.addr, "/app.css", &[]).await.status, 404);
     srv.stop().await;
 }
