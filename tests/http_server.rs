@@ -126,3 +126,26 @@ async fn oversized_request_heads_are_refused() {
     assert_eq!(get(srv.addr, "/healthz", &[]).await.status, 200);
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn qr_code_of_a_room_url_as_svg() {
+    let srv = TestServer::start().await;
+    let res = get(
+        srv.addr,
+        "/qr.svg?text=http%3A%2F%2F10.0.0.2%3A8080%2F%3Froom%3Dhome",
+        &[],
+    )
+    .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("content-type"), Some("image/svg+xml"));
+    assert!(res.text().contains("<svg"));
+    assert_eq!(get(srv.addr, "/qr.svg", &[]).await.status, 400);
+    let long = "a".repeat(600);
+    assert_eq!(
+        get(srv.addr, &format!("/qr.svg?text={long}"), &[])
+            .await
+            .status,
+        400
+    );
+    srv.stop().await;
+}

@@ -106,6 +106,7 @@ async fn get(app: &App, req: &Request<Incoming>, path: &str) -> Response<Body> {
                 "uptime_secs": app.started.elapsed().as_secs(),
             }),
         ),
+        "/qr.svg" => qr_svg(req.uri().query().unwrap_or("")),
         "/metrics" => {
             let mut res = Response::new(full(metrics(app)));
             res.headers_mut().insert(
@@ -187,6 +188,41 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
             });
             (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
         })
+}
+
+/// Longest text `/qr.svg` encodes; a room URL is far shorter.
+const MAX_QR_TEXT: usize = 512;
+
+/// `GET /qr.svg?text=<url-encoded>`: the web client's "bring another phone in" code, drawn by
+/// the same encoder as the terminal banner so the page needs no QR library.
+fn qr_svg(query: &str) -> Response<Body> {
+    let wanted = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "text")
+        .map(|(_, v)| v.into_owned());
+    let Some(wanted) = wanted.filter(|t| !t.is_empty() && t.len() <= MAX_QR_TEXT) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("qr.svg needs ?text= with 1 to {MAX_QR_TEXT} bytes of UTF-8"),
+        );
+    };
+    let Ok(code) = qrcode::QrCode::new(wanted.as_bytes()) else {
+        return text(StatusCode::BAD_REQUEST, "text does not fit in a QR code");
+    };
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(256, 256)
+        .quiet_zone(true)
+        .build();
+    let mut res = Response::new(full(svg));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("image/svg+xml"),
+    );
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    res
 }
 
 /// Prometheus text exposition of every module's counters.
