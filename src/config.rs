@@ -198,14 +198,14 @@ fn describe(err: &figment::Error) -> String {
     err.clone()
         .into_iter()
         .map(|e| {
-            let mut key = e.path.join(".");
+            let mut path = e.path.clone();
             if let figment::error::Kind::UnknownField(field, _) = &e.kind {
-                key = if key.is_empty() {
-                    field.clone()
-                } else {
-                    format!("{key}.{field}")
-                };
+                // Figment sometimes already ends the path with the unknown field.
+                if path.last() != Some(field) {
+                    path.push(field.clone());
+                }
             }
+            let key = path.join(".");
             let source = e
                 .metadata
                 .as_ref()

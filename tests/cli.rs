@@ -134,7 +134,7 @@ fn unknown_key_names_key_and_file_and_exits_78() {
         .unwrap();
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("server.listen_port"), "{err}");
+    assert!(err.contains("key `server.listen_port`:"), "{err}");
     assert!(err.contains("bad.toml"), "{err}");
     assert_eq!(err.lines().count(), 1, "one clear line: {err}");
 
