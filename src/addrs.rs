@@ -28,24 +28,34 @@ pub fn lan_urls(listen: SocketAddr) -> Vec<String> {
 
 /// Prints the URLs, and a QR code of the first one when stdout is a terminal a phone can scan.
 pub fn print_banner(listen: SocketAddr) {
-    let urls = lan_urls(listen);
-    if urls.is_empty() {
-        println!("peerbox is running on {listen}, but this machine has no network address yet.");
-        return;
+    print!(
+        "{}",
+        banner(listen, &lan_urls(listen), std::io::stdout().is_terminal())
+    );
+}
+
+fn banner(listen: SocketAddr, urls: &[String], with_qr: bool) -> String {
+    let Some(first) = urls.first() else {
+        return format!(
+            "peerbox is running on {listen}, but this machine has no network address yet.\n"
+        );
+    };
+    let mut out =
+        String::from("peerbox is running. Open one of these on a phone on the same network:\n");
+    for url in urls {
+        out.push_str(&format!("  {url}\n"));
     }
-    println!("peerbox is running. Open one of these on a phone on the same network:");
-    for url in &urls {
-        println!("  {url}");
-    }
-    if std::io::stdout().is_terminal() {
-        if let Ok(code) = qrcode::QrCode::new(urls[0].as_bytes()) {
+    if with_qr {
+        if let Ok(code) = qrcode::QrCode::new(first.as_bytes()) {
             let art = code
                 .render::<qrcode::render::unicode::Dense1x2>()
                 .quiet_zone(true)
                 .build();
-            println!("{art}");
+            out.push_str(&art);
+            out.push('\n');
         }
     }
+    out
 }
 
 #[cfg(test)]
@@ -56,6 +66,19 @@ mod tests {
     fn explicit_address_gives_one_url() {
         let urls = lan_urls("10.1.2.3:8080".parse().unwrap());
         assert_eq!(urls, vec!["http://10.1.2.3:8080/".to_string()]);
+    }
+
+    #[test]
+    fn banner_has_a_qr_code_only_for_terminals() {
+        let listen: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        let urls = vec!["http://10.0.0.5:8080/".to_string()];
+        let plain = banner(listen, &urls, false);
+        assert!(plain.contains("  http://10.0.0.5:8080/\n"));
+        assert!(!plain.contains('\u{2580}') && !plain.contains('\u{2588}'));
+        let tty = banner(listen, &urls, true);
+        assert!(tty.starts_with(&plain));
+        assert!(tty.lines().count() > plain.lines().count() + 10, "{tty}");
+        assert!(banner(listen, &[], true).contains("no network address yet"));
     }
 
     #[test]

@@ -450,3 +450,43 @@ fn notifies_systemd_ready_then_stopping() {
     assert!(saw_stopping);
     assert_eq!(child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn log_level_comes_from_config_and_rust_log_overrides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log_path = dir.path().join("stderr.log");
+    let run = |rust_log: Option<&str>| {
+        let mut cmd = peerbox(dir.path());
+        cmd.args(["run", "--listen", &format!("127.0.0.1:{port}")])
+            .env("PEERBOX_LOG__LEVEL", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap());
+        if let Some(v) = rust_log {
+            cmd.env("RUST_LOG", v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        sigterm(&child);
+        assert_eq!(child.wait().unwrap().code(), Some(0));
+        std::fs::read_to_string(&log_path).unwrap()
+    };
+    let log = run(None);
+    assert!(
+        !log.contains("listening"),
+        "log.level=warn hides info lines:\n{log}"
+    );
+    let log = run(Some("info"));
+    assert!(
+        log.contains("listening"),
+        "RUST_LOG=info wins over log.level:\n{log}"
+    );
+}
