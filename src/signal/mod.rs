@@ -41,19 +41,28 @@ enum Outgoing {
     Close(u16, &'static str),
 }
 
-/// Ends one connection from outside its tasks (slow reader, replaced by a resumed session).
+/// Ends one connection from outside its tasks. `token` tells the reader to close politely;
+/// `hard` also stops the writer at once (its socket is not being read, so nothing gets out).
 #[derive(Debug, Default)]
 struct Kill {
     token: CancellationToken,
+    hard: CancellationToken,
     code: AtomicU16,
 }
 
 impl Kill {
-    fn fire(&self, code: u16) {
+    /// Close with a close frame (replaced by a resumed connection).
+    fn fire_soft(&self, code: u16) {
         let _ = self
             .code
             .compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
         self.token.cancel();
+    }
+
+    /// Hang up without waiting for the writer.
+    fn fire(&self, code: u16) {
+        self.fire_soft(code);
+        self.hard.cancel();
     }
 }
 

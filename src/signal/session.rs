@@ -105,10 +105,7 @@ pub(super) async fn run(ctx: Ctx, on_upgrade: OnUpgrade, rx: mpsc::Receiver<Outg
     .await;
     let (sink, stream) = ws.split();
     let writer = ctx.tasks.spawn(write_loop(sink, rx, ctx.kill.clone()));
-    let code = read_loop(&ctx, stream).await;
-    if let Some(code) = code {
-        ctx.shared.count_close(code);
-    }
+    read_loop(&ctx, stream).await;
     ctx.shared.leave(ctx.id);
     drop(ctx.tx);
     let _ = tokio::time::timeout(CLOSE_WAIT, writer).await;
@@ -121,7 +118,7 @@ type Stream = futures_util::stream::SplitStream<WebSocketStream<TokioIo<hyper::u
 async fn write_loop(mut sink: Sink, mut rx: mpsc::Receiver<Outgoing>, kill: Arc<Kill>) {
     loop {
         let next = tokio::select! {
-            () = kill.token.cancelled() => break,
+            () = kill.hard.cancelled() => break,
             m = rx.recv() => m,
         };
         let (msg, last) = match next {
@@ -137,7 +134,7 @@ async fn write_loop(mut sink: Sink, mut rx: mpsc::Receiver<Outgoing>, kill: Arc<
             ),
         };
         let sent = tokio::select! {
-            () = kill.token.cancelled() => break,
+            () = kill.hard.cancelled() => break,
             r = sink.send(msg) => r,
         };
         if sent.is_err() || last {
@@ -146,8 +143,8 @@ async fn write_loop(mut sink: Sink, mut rx: mpsc::Receiver<Outgoing>, kill: Arc<
     }
 }
 
-/// Reads until the client leaves or must go; returns the close code the server sent, if any.
-async fn read_loop(ctx: &Ctx, mut stream: Stream) -> Option<u16> {
+/// Reads until the client leaves or must go.
+async fn read_loop(ctx: &Ctx, mut stream: Stream) {
     let cfg = &ctx.shared.cfg;
     let start = Instant::now();
     let mut rate = Bucket::new(cfg.rate_per_sec.into(), cfg.rate_burst.into(), start);
@@ -172,7 +169,7 @@ async fn read_loop(ctx: &Ctx, mut stream: Stream) -> Option<u16> {
                 }
                 // The queue is full: a close frame cannot get through, just hang up.
                 ctx.shared.count_close(code);
-                return None;
+                return;
             }
             _ = ping.tick() => {
                 if last_rx.elapsed() >= idle {
@@ -193,7 +190,7 @@ async fn read_loop(ctx: &Ctx, mut stream: Stream) -> Option<u16> {
         let now = Instant::now();
         let mut faults: Vec<ErrorCode> = Vec::new();
         match frame {
-            None => return None,
+            None => return,
             Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
                 ctx.shared
                     .send_error(id, ErrorCode::TooBig, "message too big");
@@ -201,11 +198,11 @@ async fn read_loop(ctx: &Ctx, mut stream: Stream) -> Option<u16> {
             }
             Some(Err(WsError::Utf8(_))) => break (1007, "invalid UTF-8"),
             Some(Err(WsError::Protocol(_))) => break (1002, "protocol error"),
-            Some(Err(_)) => return None,
+            Some(Err(_)) => return,
             Some(Ok(msg)) => {
                 last_rx = now;
                 if matches!(msg, Message::Close(_)) {
-                    return None;
+                    return;
                 }
                 if !rate.take(now) {
                     ctx.shared
@@ -229,16 +226,16 @@ async fn read_loop(ctx: &Ctx, mut stream: Stream) -> Option<u16> {
             break (1008, "too many bad messages");
         }
     };
+    ctx.shared.count_close(code);
     if ctx.tx.try_send(Outgoing::Close(code, reason)).is_err() {
         ctx.kill.fire(code);
-        return Some(code);
+        return;
     }
     // Let the writer send the close frame and wait for the client's reply (or give up).
     let _ = tokio::time::timeout(CLOSE_WAIT, async {
         while let Some(Ok(_)) = stream.next().await {}
     })
     .await;
-    Some(code)
 }
 
 #[cfg(test)]

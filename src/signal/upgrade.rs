@@ -189,7 +189,7 @@ pub(super) fn upgrade(
         *inner.per_addr.entry(ip).or_default() += 1;
         if let Some(old) = admitted.evicted {
             if let Some(link) = inner.links.get(&old) {
-                link.kill.fire(4000);
+                link.kill.fire_soft(4000);
             }
         }
         shared.deliver(inner, admitted.outs, None);
