@@ -30,8 +30,10 @@ pub struct Server {
 }
 
 pub async fn start(signal: SignalConfig) -> Server {
-    let mut config = Config::default();
-    config.signal = signal;
+    let mut config = Config {
+        signal,
+        ..Default::default()
+    };
     config.server.shutdown_grace_secs = 5;
     config.validate().expect("test config is valid");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
