@@ -88,7 +88,29 @@ struct Metrics {
     closes: Mutex<BTreeMap<u16, u64>>,
 }
 
+/// At most `LOG_BURST` warnings per `LOG_WINDOW_SECS`: hostile clients must not be able to
+/// flood the journal of a Pi.
+const LOG_BURST: u64 = 20;
+const LOG_WINDOW_SECS: u64 = 10;
+
+#[derive(Default)]
+struct LogLimiter {
+    window: AtomicU64,
+    count: AtomicU64,
+}
+
+impl LogLimiter {
+    fn allow(&self) -> bool {
+        let w = now_ms() / 1000 / LOG_WINDOW_SECS;
+        if self.window.swap(w, Ordering::Relaxed) != w {
+            self.count.store(0, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed) < LOG_BURST
+    }
+}
+
 struct Shared {
+    logs: LogLimiter,
     cfg: SignalConfig,
     seeder_token: String,
     inner: Mutex<Inner>,
@@ -118,6 +140,7 @@ impl Hub {
                     links: HashMap::new(),
                     per_addr: HashMap::new(),
                 }),
+                logs: LogLimiter::default(),
                 cfg: config,
                 seeder_token,
                 metrics: Metrics::default(),
@@ -180,7 +203,9 @@ impl Shared {
                     }
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
-                        tracing::info!(peer = %link.addr, "closing a client that does not read");
+                        if !link.kill.hard.is_cancelled() && self.logs.allow() {
+                            tracing::info!(peer = %link.addr, "closing a client that does not read");
+                        }
                         link.kill.fire(1008);
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => {}

@@ -76,7 +76,18 @@ pub(super) fn ws_config(max_message_bytes: usize) -> WebSocketConfig {
         .max_frame_size(Some(max_message_bytes))
 }
 
+/// Takes the connection out of the rooms however the task ends, even by a panic, so gauges
+/// and per-address slots never leak.
+struct LeaveOnDrop(Arc<Shared>, ConnId);
+
+impl Drop for LeaveOnDrop {
+    fn drop(&mut self) {
+        self.0.leave(self.1);
+    }
+}
+
 pub(super) async fn run(ctx: Ctx, on_upgrade: OnUpgrade, rx: mpsc::Receiver<Outgoing>) {
+    let _leave = LeaveOnDrop(ctx.shared.clone(), ctx.id);
     let cfg = &ctx.shared.cfg;
     let handshake = Duration::from_secs(cfg.handshake_timeout_secs);
     let upgraded = tokio::select! {
@@ -94,7 +105,6 @@ pub(super) async fn run(ctx: Ctx, on_upgrade: OnUpgrade, rx: mpsc::Receiver<Outg
         () = ctx.shutdown.cancelled() => None,
     };
     let Some(upgraded) = upgraded else {
-        ctx.shared.leave(ctx.id);
         return;
     };
     let ws = WebSocketStream::from_raw_socket(
@@ -106,7 +116,7 @@ pub(super) async fn run(ctx: Ctx, on_upgrade: OnUpgrade, rx: mpsc::Receiver<Outg
     let (sink, stream) = ws.split();
     let writer = ctx.tasks.spawn(write_loop(sink, rx, ctx.kill.clone()));
     read_loop(&ctx, stream).await;
-    ctx.shared.leave(ctx.id);
+    drop(_leave);
     drop(ctx.tx);
     let _ = tokio::time::timeout(CLOSE_WAIT, writer).await;
 }
@@ -222,7 +232,9 @@ async fn read_loop(ctx: &Ctx, mut stream: Stream) {
             }
         }
         if faults.iter().any(|_| !errors.take(now)) {
-            tracing::info!(id, "closing a connection that keeps sending bad messages");
+            if ctx.shared.logs.allow() {
+                tracing::info!(id, "closing a connection that keeps sending bad messages");
+            }
             break (1008, "too many bad messages");
         }
     };

@@ -99,7 +99,9 @@ pub(super) fn upgrade(
 ) -> Response<Body> {
     let refuse = |status, msg: &str| {
         shared.metrics.refused_total.fetch_add(1, Ordering::Relaxed);
-        tracing::debug!(%peer, %status, msg, "websocket upgrade refused");
+        if shared.logs.allow() {
+            tracing::info!(%peer, %status, msg, "websocket upgrade refused");
+        }
         text(status, msg)
     };
     let h = req.headers();
@@ -132,7 +134,6 @@ pub(super) fn upgrade(
     let accept = derive_accept_key(key.as_bytes());
     let origin = header(h, header::ORIGIN);
     if !origin_allowed(origin, header(h, header::HOST), &shared.cfg.allowed_origins) {
-        tracing::info!(%peer, origin, "websocket refused: foreign Origin");
         return refuse(
             StatusCode::FORBIDDEN,
             "this Origin may not open a WebSocket here",
