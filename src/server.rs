@@ -105,11 +105,22 @@ pub async fn run_with(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()>,
-    mut control: Control,
+    control: Control,
 ) -> std::io::Result<()> {
     let local_addr = listener.local_addr()?;
-    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let app = App::new(config, local_addr);
+    serve(listener, App::new(config, local_addr), shutdown, control).await
+}
+
+/// `run` with an `App` the caller built, so in-process parts (and tests) can reach it, e.g.
+/// for `app.signal.seeder_token()`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()>,
+    mut control: Control,
+) -> std::io::Result<()> {
+    let local_addr = app.local_addr;
+    let grace = Duration::from_secs(app.config.server.shutdown_grace_secs);
     let slots = Arc::new(Semaphore::new(app.config.server.max_connections));
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())

@@ -154,3 +154,7 @@ pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Http
     .await
     .unwrap()
 }
+
+mod ws;
+#[allow(unused_imports)]
+pub use ws::*;
