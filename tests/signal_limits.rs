@@ -291,3 +291,60 @@ async fn ice_servers_and_limits_are_announced() {
     assert_eq!(w["limits"]["max_peers_per_room"], 32);
     srv.stop().await;
 }
+
+/// A raw client, so it can send what a well-behaved WebSocket library never would.
+async fn raw_client(srv: &Server) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    let req = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        srv.addr
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(s.read_u8().await.unwrap());
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    s
+}
+
+/// Reads server frames until a close frame; returns its code.
+async fn raw_close_code(s: &mut tokio::net::TcpStream) -> u16 {
+    use tokio::io::AsyncReadExt;
+    loop {
+        let b0 = s.read_u8().await.unwrap();
+        let mut len = u64::from(s.read_u8().await.unwrap() & 0x7f);
+        if len == 126 {
+            len = u64::from(s.read_u16().await.unwrap());
+        } else if len == 127 {
+            len = s.read_u64().await.unwrap();
+        }
+        let mut payload = vec![0; len as usize];
+        s.read_exact(&mut payload).await.unwrap();
+        if b0 & 0x0f == 0x8 {
+            return u16::from_be_bytes([payload[0], payload[1]]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn malformed_frames_close_only_that_connection() {
+    use tokio::io::AsyncWriteExt;
+    let srv = start(SignalConfig::default()).await;
+    let (mut bystander, _) = srv.connect().await;
+    // Invalid UTF-8 in a text frame (masked with a zero key): 1007.
+    let mut s = raw_client(&srv).await;
+    s.write_all(&[0x81, 0x82, 0, 0, 0, 0, 0xc3, 0x28])
+        .await
+        .unwrap();
+    assert_eq!(raw_close_code(&mut s).await, 1007);
+    // An unmasked client frame violates RFC 6455: 1002.
+    let mut s = raw_client(&srv).await;
+    s.write_all(&[0x81, 0x02, b'h', b'i']).await.unwrap();
+    assert_eq!(raw_close_code(&mut s).await, 1002);
+    send(&mut bystander, json!({"type":"ping"})).await;
+    assert_eq!(recv(&mut bystander).await["type"], "pong");
+    srv.stop().await;
+}
