@@ -256,3 +256,48 @@ impl Config {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    keys(&key, v, out);
+                }
+            }
+            _ => out.push(prefix.to_owned()),
+        }
+    }
+
+    /// The repository's config.toml documents every key, with the defaults the code uses.
+    #[test]
+    fn config_toml_documents_every_key_with_its_default() {
+        let text = include_str!("../config.toml");
+        let file: Config = toml::from_str(text).expect("config.toml parses");
+        assert_eq!(
+            file,
+            Config::default(),
+            "a documented default differs from the code"
+        );
+        let mut documented = Vec::new();
+        keys("", &toml::from_str(text).unwrap(), &mut documented);
+        let mut all = Vec::new();
+        keys(
+            "",
+            &toml::Value::try_from(Config::default()).unwrap(),
+            &mut all,
+        );
+        for key in all {
+            assert!(documented.contains(&key), "config.toml lacks `{key}`");
+        }
+        Config::default().validate().expect("defaults are valid");
+    }
+}
