@@ -2,4 +2,5 @@
 //! (Placeholder until the seeder lands.)
 
 mod config;
+pub mod peer;
 pub use config::SeederConfig;
