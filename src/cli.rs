@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use crate::config::{Overrides, Sources, SYSTEM_CONFIG};
 
 #[derive(Debug, Parser)]
-#[command(name = "peerbox", version, about = "Self-hosted peer-to-peer file drop for your home network")]
+#[command(
+    name = "peerbox",
+    version,
+    about = "Self-hosted peer-to-peer file drop for your home network"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -29,7 +29,10 @@ fn main() -> ExitCode {
         eprintln!("peerbox: {e}");
         return ExitCode::from(EX_CANTCREAT);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("peerbox: cannot start the async runtime: {e}");

@@ -38,7 +38,9 @@ pub enum StartupError {
 fn describe_bind(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::AddrInUse => "the port is already in use by another program".into(),
-        std::io::ErrorKind::AddrNotAvailable => "no interface of this machine has that address".into(),
+        std::io::ErrorKind::AddrNotAvailable => {
+            "no interface of this machine has that address".into()
+        }
         std::io::ErrorKind::PermissionDenied => {
             "permission denied (ports below 1024 need privileges)".into()
         }
@@ -144,7 +146,10 @@ pub async fn run(
     }
 
     drop(listener);
-    tracing::info!(grace_secs = grace.as_secs(), "shutting down: no new connections");
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutting down: no new connections"
+    );
     app.shutdown.cancel();
     app.tasks.close();
     let drained = tokio::time::timeout(grace, app.tasks.wait()).await;

@@ -138,7 +138,13 @@ mod tests {
 
     #[test]
     fn paths_that_leave_the_bundle_are_refused() {
-        for bad in ["/../Cargo.toml", "/a/../../x", "/.hidden", "/a%2f..", "/a\\b"] {
+        for bad in [
+            "/../Cargo.toml",
+            "/a/../../x",
+            "/.hidden",
+            "/a%2f..",
+            "/a\\b",
+        ] {
             assert_eq!(relative_path(bad), None, "{bad}");
         }
         assert_eq!(relative_path("/").as_deref(), Some("index.html"));

@@ -20,7 +20,8 @@ pub type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// Same-origin only: no CDN, no fonts, no frames. `wasm-unsafe-eval` lets the hash worker run
 /// WebAssembly; `blob:` covers downloads the client assembles itself.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
 style-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; \
 worker-src 'self' blob:; manifest-src 'self'; object-src 'none'; base-uri 'none'; \
 form-action 'self'; frame-ancestors 'none'";

@@ -23,8 +23,16 @@ impl Hub {
     }
 
     /// Handles `GET /ws`.
-    pub async fn upgrade(&self, _app: &App, _peer: SocketAddr, _req: Request<Incoming>) -> Response<Body> {
-        text(StatusCode::SERVICE_UNAVAILABLE, "signaling is not available yet")
+    pub async fn upgrade(
+        &self,
+        _app: &App,
+        _peer: SocketAddr,
+        _req: Request<Incoming>,
+    ) -> Response<Body> {
+        text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "signaling is not available yet",
+        )
     }
 
     /// Appends this module's Prometheus counters.
