@@ -122,6 +122,9 @@ impl IncomingStore {
         let bad_name = |e: names::NameError| refused(Code::BadName, e.to_string());
         let name = names::file_name(name).map_err(bad_name)?;
         let folder = folder.map(names::folder).transpose().map_err(bad_name)?;
+        if let Some(f) = &folder {
+            self.check_folder(f)?;
+        }
         if parse_hash(hash).is_none() {
             return Err(refused(Code::BadMessage, "hash is not BLAKE3 hex"));
         }
@@ -215,6 +218,24 @@ impl IncomingStore {
         };
         self.active.insert(h, active);
         Ok((h, offset))
+    }
+
+    /// Refuses early when an existing folder component is a symlink or not a directory, so a
+    /// peer learns before sending bytes; `publish` checks again when creating the folders.
+    fn check_folder(&self, folder: &[String]) -> Result<(), StoreError> {
+        let mut dir: Option<OwnedFd> = None;
+        for comp in folder {
+            let parent = dir.as_ref().unwrap_or(&self.root);
+            match partial::open_existing_dir(parent, comp) {
+                Ok(Some(d)) => dir = Some(d),
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    let why = format!("folder `{comp}` cannot be used: {e}");
+                    return Err(refused(Code::BadName, why));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn create(&self) -> Result<(String, std::fs::File, blake3::Hasher, u64), StoreError> {

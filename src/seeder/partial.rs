@@ -38,6 +38,15 @@ pub fn open_child_dir(parent: impl AsFd, name: &str, mode: u32) -> std::io::Resu
     Ok(rustix::fs::openat(parent, name, DIR_FLAGS, Mode::empty())?)
 }
 
+/// Opens an existing child directory without following a symlink; `None` when it is missing.
+pub fn open_existing_dir(parent: impl AsFd, name: &str) -> std::io::Result<Option<OwnedFd>> {
+    match rustix::fs::openat(parent, name, DIR_FLAGS, Mode::empty()) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Opens a directory given by the operator's configuration (trusted path), without following a
 /// symlink in its last component.
 pub fn open_root(path: &std::path::Path) -> std::io::Result<OwnedFd> {
