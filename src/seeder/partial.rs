@@ -147,3 +147,28 @@ pub fn list(dir: impl AsFd) -> std::io::Result<Vec<(String, i64)>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_creation_never_follows_a_planted_symlink() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("target");
+        let dir = open_root(d.path()).unwrap();
+        let key = new_key();
+        assert_ne!(key, new_key());
+        std::os::unix::fs::symlink(&target, d.path().join(part_name(&key))).unwrap();
+        assert!(create_part(&dir, &key).is_err());
+        assert!(open_part(&dir, &key).is_err());
+        assert!(!target.exists());
+        // A planted sidecar symlink is not read through either.
+        std::fs::write(&target, b"{}").unwrap();
+        std::os::unix::fs::symlink(&target, d.path().join(sidecar_name(&key))).unwrap();
+        assert!(read_sidecar(&dir, &key).is_none());
+        // A file where a directory is expected is refused.
+        std::fs::write(d.path().join("notdir"), b"").unwrap();
+        assert!(open_child_dir(&dir, "notdir", 0o700).is_err());
+    }
+}

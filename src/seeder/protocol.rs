@@ -146,11 +146,8 @@ impl Message {
         if text.len() > MAX_TEXT_BYTES {
             return Err(ParseError::TooLong(text.len()));
         }
-        let msg: Message = serde_json::from_str(text).map_err(|e| {
-            let mut s = e.to_string();
-            s.truncate(s.floor_char_boundary_compat(200));
-            ParseError::Malformed(s)
-        })?;
+        let msg: Message = serde_json::from_str(text)
+            .map_err(|e| ParseError::Malformed(truncated(e.to_string(), 200)))?;
         msg.check()?;
         Ok(msg)
     }
@@ -209,18 +206,14 @@ pub fn parse_hash(s: &str) -> Option<blake3::Hash> {
     blake3::Hash::from_hex(s).ok()
 }
 
-trait FloorBoundary {
-    fn floor_char_boundary_compat(&self, i: usize) -> usize;
-}
-
-impl FloorBoundary for String {
-    fn floor_char_boundary_compat(&self, mut i: usize) -> usize {
-        i = i.min(self.len());
-        while !self.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
+/// `s` cut to at most `max` bytes at a character boundary (for messages and logs).
+pub fn truncated(mut s: String, max: usize) -> String {
+    let mut i = max.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
     }
+    s.truncate(i);
+    s
 }
 
 #[cfg(test)]

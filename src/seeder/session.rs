@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::frame;
-use super::protocol::{Code, FileInfo, Message, MAX_TEXT_BYTES, PROTOCOL_VERSION};
+use super::protocol::{truncated, Code, FileInfo, Message, MAX_TEXT_BYTES, PROTOCOL_VERSION};
 
 /// What the caller must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,26 +72,11 @@ fn text(m: Message) -> Action {
 }
 
 fn error(code: Code, transfer_id: Option<u32>, message: impl Into<String>) -> Action {
-    let mut message: String = message.into();
-    message.truncate(message.floor_boundary(512));
     text(Message::Error {
         code,
         transfer_id,
-        message: Some(message),
+        message: Some(truncated(message.into(), 512)),
     })
-}
-
-trait Floor {
-    fn floor_boundary(&self, i: usize) -> usize;
-}
-impl Floor for String {
-    fn floor_boundary(&self, mut i: usize) -> usize {
-        i = i.min(self.len());
-        while !self.is_char_boundary(i) {
-            i -= 1;
-        }
-        i
-    }
 }
 
 impl Session {
