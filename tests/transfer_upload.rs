@@ -256,4 +256,7 @@ fn limits_busy_and_quota() {
     );
     assert_eq!(partial_count(&d.incoming), 0);
     assert_eq!(p.upload(&mut store, 3, "a", &data), "a");
+    // An empty file is a valid upload.
+    assert_eq!(p.upload(&mut store, 4, "empty.txt", b""), "empty.txt");
+    assert_eq!(std::fs::read(d.incoming.join("empty.txt")).unwrap(), b"");
 }

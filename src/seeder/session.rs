@@ -442,3 +442,80 @@ impl Session {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+
+    fn codes(acts: &[Action]) -> Vec<String> {
+        acts.iter()
+            .filter_map(|a| match a {
+                Action::SendText(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn session() -> Session {
+        let mut s = Session::new(2, 10);
+        assert!(s.on_text(r#"{"type":"hello","version":1}"#).is_empty());
+        s
+    }
+
+    #[test]
+    fn chunks_and_end_out_of_order_are_violations() {
+        let mut s = session();
+        let offer =
+            format!(r#"{{"type":"offer","transfer_id":1,"name":"a","size":3,"hash":"{H}"}}"#);
+        assert!(matches!(
+            s.on_text(&offer).as_slice(),
+            [Action::BeginUpload { .. }]
+        ));
+        // A chunk before the store accepted the offer.
+        let acts = s.on_binary(&frame::encode(1, 0, b"abc"));
+        assert!(matches!(
+            acts[0],
+            Action::AbortUpload {
+                transfer_id: 1,
+                keep_partial: false
+            }
+        ));
+        assert!(codes(&acts)[0].contains("protocol_violation"));
+        // End for an unknown transfer, and a late accept after the abort.
+        let end = format!(r#"{{"type":"end","transfer_id":1,"size":3,"hash":"{H}"}}"#);
+        assert!(codes(&s.on_text(&end))[0].contains("unknown_transfer"));
+        assert!(matches!(
+            s.upload_accepted(1, 0).as_slice(),
+            [Action::AbortUpload { .. }]
+        ));
+    }
+
+    #[test]
+    fn close_keeps_partials_and_cancel_does_not() {
+        let mut s = session();
+        for id in [1, 2] {
+            let offer = format!(
+                r#"{{"type":"offer","transfer_id":{id},"name":"a","size":3,"hash":"{H}"}}"#
+            );
+            s.on_text(&offer);
+            s.upload_accepted(id, 0);
+        }
+        let acts = s.on_text(r#"{"type":"cancel","transfer_id":1}"#);
+        assert_eq!(
+            acts,
+            vec![Action::AbortUpload {
+                transfer_id: 1,
+                keep_partial: false
+            }]
+        );
+        assert_eq!(
+            s.closed(),
+            vec![Action::AbortUpload {
+                transfer_id: 2,
+                keep_partial: true
+            }]
+        );
+    }
+}
