@@ -17,7 +17,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rustix::fs::{AtFlags, Mode};
+use rustix::fs::Mode;
 
 use super::names;
 use super::partial::{self, Sidecar, PARTIAL_DIR};
@@ -254,18 +254,7 @@ impl IncomingStore {
         let len = file.metadata()?.len();
         let durable = if len < durable { 0 } else { durable };
         file.set_len(durable)?;
-        let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut pos = 0u64;
-        while pos < durable {
-            let want = buf.len().min((durable - pos) as usize);
-            let n = file.read_at(&mut buf[..want], pos)?;
-            if n == 0 {
-                return Err(std::io::ErrorKind::UnexpectedEof.into());
-            }
-            hasher.update(&buf[..n]);
-            pos += n as u64;
-        }
+        let hasher = partial::hash_prefix(&file, durable)?;
         Ok((file, hasher, durable))
     }
 
@@ -353,29 +342,13 @@ impl IncomingStore {
                 )
             })?;
         }
-        let part = partial::part_name(&a.key);
-        for n in 0..10_000 {
-            let candidate = names::numbered(&a.meta.name, n);
-            match rustix::fs::linkat(
-                &self.partial,
-                part.as_str(),
-                &dir,
-                candidate.as_str(),
-                AtFlags::empty(),
-            ) {
-                Ok(()) => {
-                    rustix::fs::fsync(&dir)?;
-                    let mut rel = a.meta.folder.join("/");
-                    if !rel.is_empty() {
-                        rel.push('/');
-                    }
-                    return Ok(rel + &candidate);
-                }
-                Err(rustix::io::Errno::EXIST) => continue,
-                Err(e) => return Err(std::io::Error::from(e).into()),
-            }
+        let saved = partial::link_free_name(&self.partial, &a.key, &dir, &a.meta.name)?;
+        rustix::fs::fsync(&dir)?;
+        let mut rel = a.meta.folder.join("/");
+        if !rel.is_empty() {
+            rel.push('/');
         }
-        Err(refused(Code::BadName, "no free name"))
+        Ok(rel + &saved)
     }
 
     /// Keeps the partial for a later resume by the same owner (peer gone, not canceled).

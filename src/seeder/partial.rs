@@ -148,6 +148,55 @@ pub fn list(dir: impl AsFd) -> std::io::Result<Vec<(String, i64)>> {
     Ok(out)
 }
 
+/// BLAKE3 state over the first `len` bytes of `file` (re-hashing a durable prefix on resume).
+pub fn hash_prefix(file: &std::fs::File, len: u64) -> std::io::Result<blake3::Hasher> {
+    use std::os::unix::fs::FileExt;
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut pos = 0u64;
+    while pos < len {
+        let want = buf.len().min((len - pos) as usize);
+        let n = file.read_at(&mut buf[..want], pos)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        hasher.update(&buf[..n]);
+        pos += n as u64;
+    }
+    Ok(hasher)
+}
+
+/// Hard-links the temp file of `key` into `dir` under `name` or the first free
+/// `name (n).ext`; `linkat` fails rather than replace anything (a symlink included), which makes
+/// the choice atomic. Returns the name used.
+pub fn link_free_name(
+    partial: impl AsFd,
+    key: &str,
+    dir: impl AsFd,
+    name: &str,
+) -> std::io::Result<String> {
+    let part = part_name(key);
+    for n in 0..10_000 {
+        let candidate = super::names::numbered(name, n);
+        let r = rustix::fs::linkat(
+            partial.as_fd(),
+            part.as_str(),
+            dir.as_fd(),
+            candidate.as_str(),
+            AtFlags::empty(),
+        );
+        match r {
+            Ok(()) => return Ok(candidate),
+            Err(rustix::io::Errno::EXIST) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        "no free name",
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,6 +206,35 @@ pub fn parse_hash(s: &str) -> Option<blake3::Hash> {
     blake3::Hash::from_hex(s).ok()
 }
 
+/// A full catalog snapshot as `catalog` messages: at most `per_message` files each and every
+/// message under [`MAX_TEXT_BYTES`]. An empty catalog is one empty part.
+pub fn catalog_messages(version: u64, files: &[FileInfo], per_message: usize) -> Vec<Message> {
+    let budget = MAX_TEXT_BYTES - 256;
+    let mut parts: Vec<Vec<FileInfo>> = vec![Vec::new()];
+    let mut bytes = 0;
+    for f in files {
+        let len = serde_json::to_string(f).map_or(budget, |s| s.len() + 1);
+        let cur = parts.last_mut().expect("never empty");
+        if !cur.is_empty() && (cur.len() >= per_message.max(1) || bytes + len > budget) {
+            parts.push(Vec::new());
+            bytes = 0;
+        }
+        parts.last_mut().expect("never empty").push(f.clone());
+        bytes += len;
+    }
+    let n = parts.len() as u32;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, files)| Message::Catalog {
+            version,
+            part: i as u32,
+            parts: n,
+            files,
+        })
+        .collect()
+}
+
 /// `s` cut to at most `max` bytes at a character boundary (for messages and logs).
 pub fn truncated(mut s: String, max: usize) -> String {
     let mut i = max.min(s.len());

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::frame;
-use super::protocol::{truncated, Code, FileInfo, Message, MAX_TEXT_BYTES, PROTOCOL_VERSION};
+use super::protocol::{catalog_messages, truncated, Code, FileInfo, Message, PROTOCOL_VERSION};
 
 /// What the caller must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,33 +106,9 @@ impl Session {
     /// Replaces the catalog and announces it as a full snapshot in parts, each under the
     /// message-size limit and at most `catalog_files_per_message` files.
     pub fn set_catalog(&mut self, version: u64, files: Vec<FileInfo>) -> Vec<Action> {
-        let budget = MAX_TEXT_BYTES - 256;
-        let mut parts: Vec<Vec<FileInfo>> = vec![Vec::new()];
-        let mut bytes = 0;
-        for f in &files {
-            let len = serde_json::to_string(f).map_or(budget, |s| s.len() + 1);
-            let cur = parts.last_mut().expect("never empty");
-            if !cur.is_empty() && (cur.len() >= self.files_per_message || bytes + len > budget) {
-                parts.push(Vec::new());
-                bytes = 0;
-            }
-            parts.last_mut().expect("never empty").push(f.clone());
-            bytes += len;
-        }
+        let out = catalog_messages(version, &files, self.files_per_message);
         self.catalog = files.into_iter().map(|f| (f.id.clone(), f)).collect();
-        let n = parts.len() as u32;
-        parts
-            .into_iter()
-            .enumerate()
-            .map(|(i, files)| {
-                text(Message::Catalog {
-                    version,
-                    part: i as u32,
-                    parts: n,
-                    files,
-                })
-            })
-            .collect()
+        out.into_iter().map(text).collect()
     }
 
     fn active(&self) -> usize {
