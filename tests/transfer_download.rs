@@ -201,6 +201,30 @@ fn file_truncated_during_download_is_a_clear_error() {
 }
 
 #[test]
+fn file_growing_during_download_is_reported_not_cut() {
+    let mut s = setup(300_000);
+    s.peer.msg(
+        &mut s.store,
+        Message::Download {
+            transfer_id: 4,
+            file_id: "f1".into(),
+            offset: 0,
+        },
+    );
+    assert_eq!(s.peer.edge.pump(&mut s.peer.session, 1).len(), 1);
+    use std::io::Write;
+    let mut f = std::fs::File::options()
+        .append(true)
+        .open(s.share.join("sub/file.bin"))
+        .unwrap();
+    f.write_all(b"more").unwrap();
+    let (bytes, msgs) = drain(&mut s, 4, frame::MAX_PAYLOAD_BYTES as u64);
+    assert_eq!(bytes, s.data[frame::MAX_PAYLOAD_BYTES..]);
+    assert_eq!(code_of(&msgs), Some(Code::Changed), "{msgs:?}");
+    assert!(!msgs.iter().any(|m| matches!(m, Message::End { .. })));
+}
+
+#[test]
 fn large_catalogs_are_split_under_the_message_limit() {
     let mut session = peerbox::seeder::session::Session::new(4, 200);
     let files: Vec<FileInfo> = (0..1500)

@@ -124,6 +124,19 @@ impl DownloadReader {
         }
     }
 
+    /// Fails with `changed` when the file no longer has its catalog size (checked before `end`,
+    /// so a file that grew or shrank during the download is reported, not silently cut).
+    pub fn check_unchanged(&self) -> Result<(), DownloadError> {
+        let len = self.file.metadata()?.len();
+        if len != self.size {
+            return Err(DownloadError::Changed(format!(
+                "size became {len} instead of {}",
+                self.size
+            )));
+        }
+        Ok(())
+    }
+
     /// Whether every byte up to the catalog size was handed out.
     pub fn is_done(&self) -> bool {
         self.ready.is_empty() && self.next >= self.size

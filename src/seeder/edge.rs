@@ -180,12 +180,17 @@ impl Edge {
             .map(|(id, _)| *id)
             .collect();
         for id in done {
-            self.downloads.remove(&id);
-            for a in session.download_complete(id) {
-                if let Action::SendText(t) = a {
-                    out.push(Outgoing::Text(t));
-                }
-            }
+            let Some(r) = self.downloads.remove(&id) else {
+                continue;
+            };
+            let acts = match r.check_unchanged() {
+                Ok(()) => session.download_complete(id),
+                Err(e) => session.transfer_failed(id, e.code(), e.to_string()),
+            };
+            out.extend(acts.into_iter().filter_map(|a| match a {
+                Action::SendText(t) => Some(Outgoing::Text(t)),
+                _ => None,
+            }));
         }
         out
     }
