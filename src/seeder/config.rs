@@ -1,14 +1,121 @@
 use serde::{Deserialize, Serialize};
 
-/// Settings of the seeding peer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// Settings of the seeding peer: transfer limits and how uploads land on disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SeederConfig {
+    /// The WebRTC transport (`[seeder.webrtc]`).
     pub webrtc: super::peer::WebrtcConfig,
+    /// Largest file a browser may upload; larger offers are refused with `too_large`.
+    pub max_upload_bytes: u64,
+    /// Uploads are refused (`no_space`) unless this much stays free after all accepted uploads.
+    pub free_space_reserve_bytes: u64,
+    /// Declared bytes one peer identity may have in flight (accepted, unfinished) at once.
+    pub per_peer_quota_bytes: u64,
+    /// Concurrent transfers (both directions) per remote peer; more are refused with `busy`.
+    pub max_transfers_per_peer: usize,
+    /// Concurrent uploads across all peers; more are refused with `busy`.
+    pub max_transfers_total: usize,
+    /// Partial uploads untouched for this long are deleted by the cleanup pass.
+    pub partial_timeout_secs: u64,
+    /// Permission bits of saved files (the sender's bits are ignored); octal in TOML: 0o640.
+    pub file_mode: u32,
+    /// The receiver makes data durable (fsync) and acks progress every this many bytes.
+    pub progress_ack_bytes: u64,
+    /// Chunk frames read ahead per download (each under 64 KiB).
+    pub read_ahead_chunks: usize,
+    /// Files per catalog message; large catalogs are split into several parts.
+    pub catalog_files_per_message: usize,
+}
+
+impl Default for SeederConfig {
+    fn default() -> Self {
+        Self {
+            webrtc: Default::default(),
+            max_upload_bytes: 64 * 1024 * 1024 * 1024,
+            free_space_reserve_bytes: 512 * 1024 * 1024,
+            per_peer_quota_bytes: 64 * 1024 * 1024 * 1024,
+            max_transfers_per_peer: 4,
+            max_transfers_total: 16,
+            partial_timeout_secs: 7 * 24 * 3600,
+            file_mode: 0o640,
+            progress_ack_bytes: 4 * 1024 * 1024,
+            read_ahead_chunks: 8,
+            catalog_files_per_message: 200,
+        }
+    }
 }
 
 impl SeederConfig {
     pub fn validate(&self) -> Result<(), String> {
-        self.webrtc.validate()
+        self.webrtc.validate()?;
+        let nonzero = [
+            ("max_upload_bytes", self.max_upload_bytes),
+            ("per_peer_quota_bytes", self.per_peer_quota_bytes),
+            ("max_transfers_per_peer", self.max_transfers_per_peer as u64),
+            ("max_transfers_total", self.max_transfers_total as u64),
+            ("partial_timeout_secs", self.partial_timeout_secs),
+            ("read_ahead_chunks", self.read_ahead_chunks as u64),
+        ];
+        for (key, v) in nonzero {
+            if v == 0 {
+                return Err(format!("key `seeder.{key}`: must be at least 1"));
+            }
+        }
+        if self.file_mode & !0o777 != 0 || self.file_mode & 0o600 != 0o600 {
+            return Err(format!(
+                "key `seeder.file_mode`: {:#o} must be permission bits (at most 0o777) that let the owner read and write",
+                self.file_mode
+            ));
+        }
+        if self.file_mode & 0o002 != 0 {
+            return Err("key `seeder.file_mode`: world-writable files are not allowed".into());
+        }
+        if !(64 * 1024..=1024 * 1024 * 1024).contains(&self.progress_ack_bytes) {
+            return Err("key `seeder.progress_ack_bytes`: must be between 65536 and 1 GiB".into());
+        }
+        if !(1..=1000).contains(&self.catalog_files_per_message) {
+            return Err(
+                "key `seeder.catalog_files_per_message`: must be between 1 and 1000".into(),
+            );
+        }
+        if self.max_transfers_per_peer > self.max_transfers_total {
+            return Err(
+                "key `seeder.max_transfers_per_peer`: must not exceed seeder.max_transfers_total"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_errors_name_the_key() {
+        SeederConfig::default().validate().unwrap();
+        let c = SeederConfig {
+            file_mode: 0o4777,
+            ..Default::default()
+        };
+        assert!(c.validate().unwrap_err().contains("`seeder.file_mode`"));
+        let c = SeederConfig {
+            max_transfers_total: 0,
+            ..Default::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .contains("`seeder.max_transfers_total`"));
+        let c = SeederConfig {
+            progress_ack_bytes: 1,
+            ..Default::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .contains("`seeder.progress_ack_bytes`"));
     }
 }

@@ -1,6 +1,22 @@
 //! The always-on seeding peer.
-//! (Placeholder until the seeder lands.)
+//!
+//! Transport-independent parts of transfers live here: the wire protocol ([`protocol`],
+//! [`frame`]), the sans-IO per-peer state machine ([`session`]), and the disk edge: saving
+//! uploads safely ([`incoming`], [`names`], [`space`]) and streaming downloads ([`download`]).
+//! The WebRTC peer feeds DataChannel messages into a [`session::Session`] and carries out the
+//! [`session::Action`]s it returns; [`edge`] is the thin glue between actions and the disk.
+//! [`peer`] is that WebRTC transport (str0m).
 
 mod config;
+pub mod download;
+pub mod edge;
+pub mod frame;
+pub mod incoming;
+pub mod names;
+mod partial;
 pub mod peer;
+pub mod protocol;
+pub mod session;
+pub mod space;
+
 pub use config::SeederConfig;

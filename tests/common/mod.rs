@@ -155,6 +155,9 @@ pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Http
     .unwrap()
 }
 
+mod transfer;
 mod ws;
+#[allow(unused_imports)]
+pub use transfer::*;
 #[allow(unused_imports)]
 pub use ws::*;

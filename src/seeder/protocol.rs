@@ -1,0 +1,316 @@
+//! Control messages of the transfer protocol: JSON text messages on the DataChannel.
+//!
+//! The same messages are used browser<->seeder and browser<->browser; see
+//! `docs/transfer-protocol.md`. Parsing is total: any text maps to a message or a typed error.
+
+use serde::{Deserialize, Serialize};
+
+/// Version carried in `hello`; a peer speaking another major version is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Longest control message accepted; a catalog part is built to stay below it.
+pub const MAX_TEXT_BYTES: usize = 65536;
+/// Longest string field (names, ids, messages) in bytes.
+pub const MAX_FIELD_BYTES: usize = 4096;
+
+/// Stable reason codes in `refuse`, `cancel` and `error`; never renamed, only added to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    TooLarge,
+    NoSpace,
+    Quota,
+    RefusedType,
+    BadName,
+    Busy,
+    NotFound,
+    BadOffset,
+    BadChunk,
+    HashMismatch,
+    ShortTransfer,
+    Changed,
+    Io,
+    Canceled,
+    UnknownTransfer,
+    DuplicateTransfer,
+    BadMessage,
+    UnsupportedVersion,
+    ProtocolViolation,
+}
+
+/// A file as announced in a catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileInfo {
+    pub id: String,
+    /// Relative path with `/` separators, for display and the saved name.
+    pub path: String,
+    pub size: u64,
+    pub mtime_ms: u64,
+    pub mime: String,
+    /// BLAKE3, 64 lowercase hex digits.
+    pub hash: String,
+}
+
+/// Every control message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Message {
+    /// First message of each side.
+    Hello {
+        version: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+    },
+    /// One part of a full catalog snapshot; a new `version` replaces the previous catalog once
+    /// all `parts` of it have arrived.
+    Catalog {
+        version: u64,
+        part: u32,
+        parts: u32,
+        files: Vec<FileInfo>,
+    },
+    /// Ask the peer to send file `file_id` from byte `offset`.
+    Download {
+        transfer_id: u32,
+        file_id: String,
+        offset: u64,
+    },
+    /// Propose to send a file; the receiver answers `accept` or `refuse`.
+    Offer {
+        transfer_id: u32,
+        name: String,
+        size: u64,
+        hash: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        folder: Option<String>,
+    },
+    /// The receiver takes the offer and wants bytes from `offset` (0 for a new file).
+    Accept { transfer_id: u32, offset: u64 },
+    /// The receiver declines an offer or a download request.
+    Refuse {
+        transfer_id: u32,
+        code: Code,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    /// Receiver -> sender: bytes below `offset` are durable (fsynced) on the receiver.
+    Progress { transfer_id: u32, offset: u64 },
+    /// Sender -> receiver: all `size` bytes were sent; `hash` is the whole file's BLAKE3.
+    End {
+        transfer_id: u32,
+        size: u64,
+        hash: String,
+    },
+    /// Receiver -> sender: the file was verified and saved (uploads: under `name`).
+    Done {
+        transfer_id: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+    },
+    /// Either side stops a transfer.
+    Cancel {
+        transfer_id: u32,
+        #[serde(default = "canceled")]
+        code: Code,
+    },
+    /// A failure; with `transfer_id` it ends that transfer, without it concerns the session.
+    Error {
+        code: Code,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transfer_id: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+}
+
+fn canceled() -> Code {
+    Code::Canceled
+}
+
+/// Why a text message was not understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("control message of {0} bytes exceeds the {MAX_TEXT_BYTES}-byte limit")]
+    TooLong(usize),
+    #[error("malformed control message: {0}")]
+    Malformed(String),
+    #[error("field `{0}` is too long or empty")]
+    BadField(&'static str),
+    #[error("field `{0}` is not a 64-digit BLAKE3 hex hash")]
+    BadHash(&'static str),
+}
+
+impl Message {
+    /// Parses one text message; never panics.
+    pub fn parse(text: &str) -> Result<Message, ParseError> {
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(ParseError::TooLong(text.len()));
+        }
+        let msg: Message = serde_json::from_str(text)
+            .map_err(|e| ParseError::Malformed(truncated(e.to_string(), 200)))?;
+        msg.check()?;
+        Ok(msg)
+    }
+
+    /// Serializes to the JSON text sent on the wire.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).expect("messages always serialize")
+    }
+
+    fn check(&self) -> Result<(), ParseError> {
+        match self {
+            Message::Hello { agent, .. } => opt_field(agent, "agent"),
+            Message::Catalog { files, .. } => files.iter().try_for_each(|f| {
+                field(&f.id, "id")?;
+                field(&f.path, "path")?;
+                hash_field(&f.hash, "hash")
+            }),
+            Message::Download { file_id, .. } => field(file_id, "file_id"),
+            Message::Offer {
+                name, hash, folder, ..
+            } => {
+                field(name, "name")?;
+                hash_field(hash, "hash")?;
+                opt_field(folder, "folder")
+            }
+            Message::End { hash, .. } => hash_field(hash, "hash"),
+            Message::Refuse { message, .. } | Message::Error { message, .. } => {
+                opt_field(message, "message")
+            }
+            Message::Done { name, .. } => opt_field(name, "name"),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn field(s: &str, name: &'static str) -> Result<(), ParseError> {
+    if s.is_empty() || s.len() > MAX_FIELD_BYTES {
+        return Err(ParseError::BadField(name));
+    }
+    Ok(())
+}
+
+fn opt_field(s: &Option<String>, name: &'static str) -> Result<(), ParseError> {
+    s.as_deref().map_or(Ok(()), |s| field(s, name))
+}
+
+fn hash_field(s: &str, name: &'static str) -> Result<(), ParseError> {
+    parse_hash(s).map(|_| ()).ok_or(ParseError::BadHash(name))
+}
+
+/// A lowercase 64-digit hex BLAKE3 hash.
+pub fn parse_hash(s: &str) -> Option<blake3::Hash> {
+    if s.len() != 64 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    blake3::Hash::from_hex(s).ok()
+}
+
+/// A full catalog snapshot as `catalog` messages: at most `per_message` files each and every
+/// message under [`MAX_TEXT_BYTES`]. An empty catalog is one empty part.
+pub fn catalog_messages(version: u64, files: &[FileInfo], per_message: usize) -> Vec<Message> {
+    let budget = MAX_TEXT_BYTES - 256;
+    let mut parts: Vec<Vec<FileInfo>> = vec![Vec::new()];
+    let mut bytes = 0;
+    for f in files {
+        let len = serde_json::to_string(f).map_or(budget, |s| s.len() + 1);
+        let cur = parts.last_mut().expect("never empty");
+        if !cur.is_empty() && (cur.len() >= per_message.max(1) || bytes + len > budget) {
+            parts.push(Vec::new());
+            bytes = 0;
+        }
+        parts.last_mut().expect("never empty").push(f.clone());
+        bytes += len;
+    }
+    let n = parts.len() as u32;
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, files)| Message::Catalog {
+            version,
+            part: i as u32,
+            parts: n,
+            files,
+        })
+        .collect()
+}
+
+/// `s` cut to at most `max` bytes at a character boundary (for messages and logs).
+pub fn truncated(mut s: String, max: usize) -> String {
+    let mut i = max.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    s.truncate(i);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+
+    #[test]
+    fn examples_roundtrip() {
+        let msgs = [
+            r#"{"type":"hello","version":1,"agent":"peerbox/0.1"}"#.to_string(),
+            format!(
+                r#"{{"type":"catalog","version":3,"part":0,"parts":1,"files":[{{"id":"f1","path":"a/b.txt","size":5,"mtime_ms":1,"mime":"text/plain","hash":"{H}"}}]}}"#
+            ),
+            r#"{"type":"download","transfer_id":1,"file_id":"f1","offset":0}"#.into(),
+            format!(
+                r#"{{"type":"offer","transfer_id":2,"name":"x.bin","size":9,"hash":"{H}","folder":"pics"}}"#
+            ),
+            r#"{"type":"accept","transfer_id":2,"offset":0}"#.into(),
+            r#"{"type":"refuse","transfer_id":2,"code":"no_space"}"#.into(),
+            r#"{"type":"progress","transfer_id":2,"offset":4194304}"#.into(),
+            format!(r#"{{"type":"end","transfer_id":2,"size":9,"hash":"{H}"}}"#),
+            r#"{"type":"done","transfer_id":2,"name":"x (1).bin"}"#.into(),
+            r#"{"type":"cancel","transfer_id":2,"code":"canceled"}"#.into(),
+            r#"{"type":"error","code":"bad_message","message":"x"}"#.into(),
+        ];
+        for m in msgs {
+            let parsed = Message::parse(&m).unwrap_or_else(|e| panic!("{m}: {e}"));
+            assert_eq!(parsed.to_text(), m);
+        }
+    }
+
+    #[test]
+    fn malformed_inputs_are_typed_errors() {
+        let bad = [
+            "",
+            "null",
+            "{",
+            "[]",
+            r#"{"type":"nope"}"#,
+            r#"{"type":"hello"}"#,
+            r#"{"type":"hello","version":1,"extra":1}"#,
+            r#"{"type":"accept","transfer_id":-1,"offset":0}"#,
+            r#"{"type":"accept","transfer_id":1,"offset":-5}"#,
+            r#"{"type":"accept","transfer_id":1,"offset":18446744073709551616}"#,
+            r#"{"type":"offer","transfer_id":1,"name":"a","size":1,"hash":"zz"}"#,
+            r#"{"type":"offer","transfer_id":1,"name":"","size":1,"hash":"00"}"#,
+            r#"{"type":"cancel","transfer_id":1,"code":"whatever"}"#,
+            "\u{0}\u{ffff}",
+        ];
+        for b in bad {
+            assert!(Message::parse(b).is_err(), "{b}");
+        }
+        let huge = format!(
+            r#"{{"type":"hello","version":1,"agent":"{}"}}"#,
+            "é".repeat(40000)
+        );
+        assert!(matches!(Message::parse(&huge), Err(ParseError::TooLong(_))));
+        let long = format!(
+            r#"{{"type":"hello","version":1,"agent":"{}"}}"#,
+            "x".repeat(5000)
+        );
+        assert_eq!(Message::parse(&long), Err(ParseError::BadField("agent")));
+        let upper = format!(
+            r#"{{"type":"end","transfer_id":1,"size":1,"hash":"{}"}}"#,
+            H.to_uppercase()
+        );
+        assert_eq!(Message::parse(&upper), Err(ParseError::BadHash("hash")));
+    }
+}

@@ -1,0 +1,497 @@
+//! The sans-IO transfer state machine for one remote peer, in the seeder's role: it receives
+//! uploads and serves downloads. Text and binary messages go in, [`Action`]s come out; the
+//! caller ([`super::edge`]) does the disk work and reports back through the `upload_*` and
+//! `download_*` methods.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::frame;
+use super::protocol::{catalog_messages, truncated, Code, FileInfo, Message, PROTOCOL_VERSION};
+
+/// What the caller must do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send this text message on the DataChannel.
+    SendText(String),
+    /// Check an offer with the store; answer with `upload_accepted` or `upload_refused`.
+    BeginUpload {
+        transfer_id: u32,
+        name: String,
+        folder: Option<String>,
+        size: u64,
+        hash: String,
+    },
+    /// Write this contiguous, in-bounds chunk (already validated); report durable offsets with
+    /// `upload_progress` and failures with `transfer_failed`.
+    WriteChunk {
+        transfer_id: u32,
+        offset: u64,
+        data: Vec<u8>,
+    },
+    /// All bytes arrived and the sender's hash matches the offer: verify and publish, then
+    /// call `upload_finished`.
+    FinishUpload { transfer_id: u32, hash: String },
+    /// Stop an upload; keep the partial for resume only when `keep_partial`.
+    AbortUpload {
+        transfer_id: u32,
+        keep_partial: bool,
+    },
+    /// Start streaming `file` from `offset`; call `download_complete` or `transfer_failed`.
+    StartDownload {
+        transfer_id: u32,
+        file: FileInfo,
+        offset: u64,
+    },
+    /// Stop streaming a download.
+    StopDownload { transfer_id: u32 },
+}
+
+#[derive(Debug)]
+enum Upload {
+    Offered { size: u64, hash: String },
+    Receiving { next: u64, size: u64, hash: String },
+    Finishing,
+}
+
+/// Chunks for this many recently ended transfers are dropped silently (they were in flight).
+const RECENT_ENDED: usize = 64;
+
+/// Per-peer protocol state.
+pub struct Session {
+    max_transfers: usize,
+    files_per_message: usize,
+    hello: bool,
+    catalog: HashMap<String, FileInfo>,
+    uploads: HashMap<u32, Upload>,
+    downloads: HashMap<u32, FileInfo>,
+    ended: VecDeque<u32>,
+}
+
+fn text(m: Message) -> Action {
+    Action::SendText(m.to_text())
+}
+
+fn error(code: Code, transfer_id: Option<u32>, message: impl Into<String>) -> Action {
+    text(Message::Error {
+        code,
+        transfer_id,
+        message: Some(truncated(message.into(), 512)),
+    })
+}
+
+impl Session {
+    pub fn new(max_transfers_per_peer: usize, catalog_files_per_message: usize) -> Self {
+        Self {
+            max_transfers: max_transfers_per_peer,
+            files_per_message: catalog_files_per_message.max(1),
+            hello: false,
+            catalog: HashMap::new(),
+            uploads: HashMap::new(),
+            downloads: HashMap::new(),
+            ended: VecDeque::new(),
+        }
+    }
+
+    /// The first messages on a new channel: our hello and the catalog.
+    pub fn start(&mut self, version: u64, files: Vec<FileInfo>) -> Vec<Action> {
+        let hello = Message::Hello {
+            version: PROTOCOL_VERSION,
+            agent: Some(concat!("peerbox/", env!("CARGO_PKG_VERSION")).into()),
+        };
+        let mut out = vec![text(hello)];
+        out.extend(self.set_catalog(version, files));
+        out
+    }
+
+    /// Replaces the catalog and announces it as a full snapshot in parts, each under the
+    /// message-size limit and at most `catalog_files_per_message` files.
+    pub fn set_catalog(&mut self, version: u64, files: Vec<FileInfo>) -> Vec<Action> {
+        let out = catalog_messages(version, &files, self.files_per_message);
+        self.catalog = files.into_iter().map(|f| (f.id.clone(), f)).collect();
+        out.into_iter().map(text).collect()
+    }
+
+    fn active(&self) -> usize {
+        self.uploads.len() + self.downloads.len()
+    }
+
+    fn ended(&mut self, id: u32) {
+        self.ended.push_back(id);
+        if self.ended.len() > RECENT_ENDED {
+            self.ended.pop_front();
+        }
+    }
+
+    fn in_use(&self, id: u32) -> bool {
+        self.uploads.contains_key(&id) || self.downloads.contains_key(&id)
+    }
+
+    /// One text message from the peer.
+    pub fn on_text(&mut self, raw: &str) -> Vec<Action> {
+        let msg = match Message::parse(raw) {
+            Ok(m) => m,
+            Err(e) => return vec![error(Code::BadMessage, None, e.to_string())],
+        };
+        if !self.hello && !matches!(msg, Message::Hello { .. }) {
+            return vec![error(
+                Code::ProtocolViolation,
+                None,
+                "hello must come first",
+            )];
+        }
+        match msg {
+            Message::Hello { version, .. } => {
+                if version != PROTOCOL_VERSION {
+                    return vec![error(
+                        Code::UnsupportedVersion,
+                        None,
+                        format!("this peer speaks version {PROTOCOL_VERSION}"),
+                    )];
+                }
+                self.hello = true;
+                vec![]
+            }
+            Message::Offer {
+                transfer_id,
+                name,
+                size,
+                hash,
+                folder,
+            } => {
+                if let Some(code) = self.admit(transfer_id) {
+                    return vec![text(Message::Refuse {
+                        transfer_id,
+                        code,
+                        message: None,
+                    })];
+                }
+                self.uploads.insert(
+                    transfer_id,
+                    Upload::Offered {
+                        size,
+                        hash: hash.clone(),
+                    },
+                );
+                vec![Action::BeginUpload {
+                    transfer_id,
+                    name,
+                    folder,
+                    size,
+                    hash,
+                }]
+            }
+            Message::Download {
+                transfer_id,
+                file_id,
+                offset,
+            } => {
+                if let Some(code) = self.admit(transfer_id) {
+                    return vec![text(Message::Refuse {
+                        transfer_id,
+                        code,
+                        message: None,
+                    })];
+                }
+                let Some(file) = self.catalog.get(&file_id).cloned() else {
+                    return vec![text(Message::Refuse {
+                        transfer_id,
+                        code: Code::NotFound,
+                        message: None,
+                    })];
+                };
+                if offset > file.size {
+                    return vec![text(Message::Refuse {
+                        transfer_id,
+                        code: Code::BadOffset,
+                        message: None,
+                    })];
+                }
+                self.downloads.insert(transfer_id, file.clone());
+                vec![Action::StartDownload {
+                    transfer_id,
+                    file,
+                    offset,
+                }]
+            }
+            Message::End {
+                transfer_id,
+                size,
+                hash,
+            } => self.on_end(transfer_id, size, hash),
+            Message::Cancel { transfer_id, .. }
+            | Message::Error {
+                transfer_id: Some(transfer_id),
+                ..
+            } => self.stop(transfer_id, false),
+            Message::Done { transfer_id, .. } => {
+                // The peer verified a download; the seeder already forgot it at `end`.
+                self.downloads.remove(&transfer_id);
+                vec![]
+            }
+            // Informational for the seeder: receiver progress of downloads, errors without a
+            // transfer, and catalogs/answers a browser uses only towards other browsers.
+            Message::Progress { .. }
+            | Message::Error { .. }
+            | Message::Catalog { .. }
+            | Message::Accept { .. }
+            | Message::Refuse { .. } => vec![],
+        }
+    }
+
+    fn admit(&self, id: u32) -> Option<Code> {
+        if self.in_use(id) {
+            Some(Code::DuplicateTransfer)
+        } else if self.active() >= self.max_transfers {
+            Some(Code::Busy)
+        } else {
+            None
+        }
+    }
+
+    fn on_end(&mut self, id: u32, size: u64, hash: String) -> Vec<Action> {
+        let Some(up) = self.uploads.get(&id) else {
+            return vec![error(Code::UnknownTransfer, Some(id), "no such upload")];
+        };
+        let failure = match up {
+            Upload::Receiving {
+                next,
+                size: want,
+                hash: h,
+            } => {
+                if size != *want || hash != *h {
+                    Some((Code::HashMismatch, "end does not match the offer"))
+                } else if *next != *want {
+                    Some((Code::ShortTransfer, "fewer bytes than declared"))
+                } else {
+                    None
+                }
+            }
+            _ => Some((Code::ProtocolViolation, "end before accept or twice")),
+        };
+        if let Some((code, why)) = failure {
+            return self.fail(id, code, why);
+        }
+        self.uploads.insert(id, Upload::Finishing);
+        vec![Action::FinishUpload {
+            transfer_id: id,
+            hash,
+        }]
+    }
+
+    /// One binary message (a chunk frame) from the peer.
+    pub fn on_binary(&mut self, raw: &[u8]) -> Vec<Action> {
+        let chunk = match frame::decode(raw) {
+            Ok(c) => c,
+            Err(e) => return vec![error(Code::BadChunk, None, e.to_string())],
+        };
+        let id = chunk.transfer_id;
+        let Some(up) = self.uploads.get_mut(&id) else {
+            if self.ended.contains(&id) {
+                return vec![];
+            }
+            return vec![error(
+                Code::UnknownTransfer,
+                Some(id),
+                "chunk for no upload",
+            )];
+        };
+        let Upload::Receiving { next, size, .. } = up else {
+            return self.fail(
+                id,
+                Code::ProtocolViolation,
+                "chunk before accept or after end",
+            );
+        };
+        let len = chunk.data.len() as u64;
+        if chunk.offset != *next {
+            let why = format!("expected offset {next}, got {}", chunk.offset);
+            return self.fail(id, Code::BadOffset, why);
+        }
+        if chunk.offset + len > *size {
+            return self.fail(id, Code::BadChunk, "more bytes than declared");
+        }
+        *next += len;
+        vec![Action::WriteChunk {
+            transfer_id: id,
+            offset: chunk.offset,
+            data: chunk.data.to_vec(),
+        }]
+    }
+
+    /// The store accepted an offer; bytes are wanted from `offset`.
+    pub fn upload_accepted(&mut self, id: u32, offset: u64) -> Vec<Action> {
+        match self.uploads.get(&id) {
+            Some(Upload::Offered { size, hash }) => {
+                let (size, hash) = (*size, hash.clone());
+                self.uploads.insert(
+                    id,
+                    Upload::Receiving {
+                        next: offset,
+                        size,
+                        hash,
+                    },
+                );
+                vec![text(Message::Accept {
+                    transfer_id: id,
+                    offset,
+                })]
+            }
+            _ => vec![Action::AbortUpload {
+                transfer_id: id,
+                keep_partial: true,
+            }],
+        }
+    }
+
+    /// The store refused an offer.
+    pub fn upload_refused(&mut self, id: u32, code: Code, why: String) -> Vec<Action> {
+        self.uploads.remove(&id);
+        self.ended(id);
+        vec![text(Message::Refuse {
+            transfer_id: id,
+            code,
+            message: Some(why),
+        })]
+    }
+
+    /// Bytes below `offset` are durable: tell the sender (honest progress on both sides).
+    pub fn upload_progress(&mut self, id: u32, offset: u64) -> Vec<Action> {
+        vec![text(Message::Progress {
+            transfer_id: id,
+            offset,
+        })]
+    }
+
+    /// The upload was verified and saved as `name` (relative to the incoming directory).
+    pub fn upload_finished(&mut self, id: u32, name: String) -> Vec<Action> {
+        self.uploads.remove(&id);
+        self.ended(id);
+        vec![text(Message::Done {
+            transfer_id: id,
+            name: Some(name),
+        })]
+    }
+
+    /// The last chunk of a download was handed to the channel: send `end` with the catalog hash.
+    pub fn download_complete(&mut self, id: u32) -> Vec<Action> {
+        match self.downloads.remove(&id) {
+            Some(f) => vec![text(Message::End {
+                transfer_id: id,
+                size: f.size,
+                hash: f.hash,
+            })],
+            None => vec![],
+        }
+    }
+
+    /// A transfer failed on this side (disk error, changed file, failed verification).
+    pub fn transfer_failed(&mut self, id: u32, code: Code, why: String) -> Vec<Action> {
+        self.fail(id, code, why)
+    }
+
+    fn fail(&mut self, id: u32, code: Code, why: impl Into<String>) -> Vec<Action> {
+        let mut out = self.stop(id, false);
+        out.push(error(code, Some(id), why));
+        out
+    }
+
+    fn stop(&mut self, id: u32, keep_partial: bool) -> Vec<Action> {
+        self.ended(id);
+        if self.uploads.remove(&id).is_some() {
+            vec![Action::AbortUpload {
+                transfer_id: id,
+                keep_partial,
+            }]
+        } else if self.downloads.remove(&id).is_some() {
+            vec![Action::StopDownload { transfer_id: id }]
+        } else {
+            vec![]
+        }
+    }
+
+    /// The channel closed: downloads stop, uploads keep their partials for a resume.
+    pub fn closed(&mut self) -> Vec<Action> {
+        let ups: Vec<u32> = self.uploads.keys().copied().collect();
+        let downs: Vec<u32> = self.downloads.keys().copied().collect();
+        let mut out: Vec<Action> = ups.into_iter().flat_map(|id| self.stop(id, true)).collect();
+        out.extend(downs.into_iter().flat_map(|id| self.stop(id, true)));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262";
+
+    fn codes(acts: &[Action]) -> Vec<String> {
+        acts.iter()
+            .filter_map(|a| match a {
+                Action::SendText(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn session() -> Session {
+        let mut s = Session::new(2, 10);
+        assert!(s.on_text(r#"{"type":"hello","version":1}"#).is_empty());
+        s
+    }
+
+    #[test]
+    fn chunks_and_end_out_of_order_are_violations() {
+        let mut s = session();
+        let offer =
+            format!(r#"{{"type":"offer","transfer_id":1,"name":"a","size":3,"hash":"{H}"}}"#);
+        assert!(matches!(
+            s.on_text(&offer).as_slice(),
+            [Action::BeginUpload { .. }]
+        ));
+        // A chunk before the store accepted the offer.
+        let acts = s.on_binary(&frame::encode(1, 0, b"abc"));
+        assert!(matches!(
+            acts[0],
+            Action::AbortUpload {
+                transfer_id: 1,
+                keep_partial: false
+            }
+        ));
+        assert!(codes(&acts)[0].contains("protocol_violation"));
+        // End for an unknown transfer, and a late accept after the abort.
+        let end = format!(r#"{{"type":"end","transfer_id":1,"size":3,"hash":"{H}"}}"#);
+        assert!(codes(&s.on_text(&end))[0].contains("unknown_transfer"));
+        assert!(matches!(
+            s.upload_accepted(1, 0).as_slice(),
+            [Action::AbortUpload { .. }]
+        ));
+    }
+
+    #[test]
+    fn close_keeps_partials_and_cancel_does_not() {
+        let mut s = session();
+        for id in [1, 2] {
+            let offer = format!(
+                r#"{{"type":"offer","transfer_id":{id},"name":"a","size":3,"hash":"{H}"}}"#
+            );
+            s.on_text(&offer);
+            s.upload_accepted(id, 0);
+        }
+        let acts = s.on_text(r#"{"type":"cancel","transfer_id":1}"#);
+        assert_eq!(
+            acts,
+            vec![Action::AbortUpload {
+                transfer_id: 1,
+                keep_partial: false
+            }]
+        );
+        assert_eq!(
+            s.closed(),
+            vec![Action::AbortUpload {
+                transfer_id: 2,
+                keep_partial: true
+            }]
+        );
+    }
+}
