@@ -220,31 +220,38 @@ fn port_in_use_and_bad_directories_are_one_clear_line() {
     assert_one_clear_line(&out, "state directory");
 }
 
-/// Starts the daemon on a free port and waits until it answers.
-fn start_daemon(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut child = peerbox(dir)
-        .args(["run", "--listen", &addr.to_string()])
-        .args(extra)
-        .env("PEERBOX_SERVER__SHUTDOWN_GRACE_SECS", "20")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+/// Spawns `cmd` (which listens on 127.0.0.1:0) and reads the bound address from the banner,
+/// so no test races another for a port.
+fn launch(cmd: &mut Command) -> (Child, SocketAddr) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
-    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().unwrap().unwrap();
     assert!(first.contains("peerbox is running"), "{first}");
+    let url = lines.next().unwrap().unwrap();
+    let addr: SocketAddr = url
+        .trim()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|_| panic!("no address in {url:?}"));
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(addr).is_err() {
         assert!(Instant::now() < deadline, "daemon never listened");
         std::thread::sleep(Duration::from_millis(20));
     }
     (child, addr)
+}
+
+/// Starts the daemon on a free port and waits until it answers.
+fn start_daemon(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
+    launch(
+        peerbox(dir)
+            .args(["run", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("PEERBOX_SERVER__SHUTDOWN_GRACE_SECS", "20")
+            .stderr(Stdio::piped()),
+    )
 }
 
 fn sigterm(child: &Child) {
@@ -344,19 +351,13 @@ fn sighup_applies_log_level_and_names_what_needs_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("peerbox.toml");
     std::fs::write(&conf, "[log]\nlevel = \"info\"\n").unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let log_path = dir.path().join("stderr.log");
-    let mut child = peerbox(dir.path())
-        .args(["run", "--listen", &format!("127.0.0.1:{port}"), "--config"])
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
+    let (mut child, _) = launch(
+        peerbox(dir.path())
+            .args(["run", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&conf)
+            .stderr(std::fs::File::create(&log_path).unwrap()),
+    );
     let wait_for = |needle: &str| {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -409,19 +410,13 @@ fn notifies_systemd_ready_then_stopping() {
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = peerbox(dir.path())
-        .args(["run", "--listen", &format!("127.0.0.1:{port}")])
-        .env("NOTIFY_SOCKET", &sock_path)
-        .env("WATCHDOG_USEC", "1000000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, addr) = launch(
+        peerbox(dir.path())
+            .args(["run", "--listen", "127.0.0.1:0"])
+            .env("NOTIFY_SOCKET", &sock_path)
+            .env("WATCHDOG_USEC", "1000000")
+            .stderr(Stdio::null()),
+    );
     let mut buf = [0u8; 512];
     let mut recv = || {
         let n = sock.recv(&mut buf).expect("notification");
@@ -430,7 +425,7 @@ fn notifies_systemd_ready_then_stopping() {
     let first = recv();
     assert!(first.contains("READY=1"), "{first}");
     // The daemon is reachable by the time it says it is ready.
-    assert!(TcpStream::connect(("127.0.0.1", port)).is_ok());
+    assert!(TcpStream::connect(addr).is_ok());
     let mut saw_watchdog = false;
     for _ in 0..5 {
         if recv().contains("WATCHDOG=1") {
@@ -454,27 +449,16 @@ fn notifies_systemd_ready_then_stopping() {
 #[test]
 fn log_level_comes_from_config_and_rust_log_overrides_it() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let log_path = dir.path().join("stderr.log");
     let run = |rust_log: Option<&str>| {
         let mut cmd = peerbox(dir.path());
-        cmd.args(["run", "--listen", &format!("127.0.0.1:{port}")])
+        cmd.args(["run", "--listen", "127.0.0.1:0"])
             .env("PEERBOX_LOG__LEVEL", "warn")
-            .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log_path).unwrap());
         if let Some(v) = rust_log {
             cmd.env("RUST_LOG", v);
         }
-        let mut child = cmd.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline);
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let (mut child, _) = launch(&mut cmd);
         sigterm(&child);
         assert_eq!(child.wait().unwrap().code(), Some(0));
         std::fs::read_to_string(&log_path).unwrap()
