@@ -40,6 +40,19 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        // Handlers are installed before the port is bound, so a SIGTERM that arrives as soon as
+        // the daemon is reachable still drains instead of killing it.
+        let shutdown = match shutdown_signal() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("peerbox: cannot install signal handlers: {e}");
+                return ExitCode::from(EX_OSERR);
+            }
+        };
+        let control = peerbox::server::Control {
+            reloads: Some(reload_on_sighup(cli.sources())),
+            log: Some(log),
+        };
         let listener = match peerbox::server::bind(config.server.listen).await {
             Ok(l) => l,
             Err(e) => {
@@ -50,11 +63,7 @@ fn main() -> ExitCode {
         if let Ok(addr) = listener.local_addr() {
             peerbox::addrs::print_banner(addr);
         }
-        let control = peerbox::server::Control {
-            reloads: Some(reload_on_sighup(cli.sources())),
-            log: Some(log),
-        };
-        match peerbox::server::run_with(listener, config, shutdown_signal(), control).await {
+        match peerbox::server::run_with(listener, config, shutdown, control).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("peerbox: {e}");
@@ -71,8 +80,10 @@ fn reload_on_sighup(
 ) -> tokio::sync::mpsc::Receiver<peerbox::Config> {
     use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = tokio::sync::mpsc::channel(1);
+    // Registered here, before the port is bound: an early SIGHUP must not kill the daemon.
+    let hup = signal(SignalKind::hangup());
     tokio::spawn(async move {
-        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        let Ok(mut hup) = hup else {
             return;
         };
         while hup.recv().await.is_some() {
@@ -91,15 +102,15 @@ fn reload_on_sighup(
     rx
 }
 
-/// Resolves on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// A future that resolves on the first SIGINT or SIGTERM; the handlers are live on return.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
