@@ -129,14 +129,26 @@ pub async fn serve(
         ))
         .max_buf_size(app.config.server.max_header_bytes);
     tracing::info!(addr = %local_addr, "listening");
-    crate::systemd::ready();
     crate::systemd::spawn_watchdog();
+    // READY=1 once the seeder has joined its rooms (it needs this accept loop running to do
+    // so), or at once when it is off or failed to start.
+    let mut seeder_ready = start_seeder(&app)
+        .await
+        .map(|rx| (rx, tokio::time::Instant::now() + SEEDER_READY_TIMEOUT));
+    if seeder_ready.is_none() {
+        crate::systemd::ready();
+    }
     let mut running = (*app.config).clone();
 
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
+            () = wait_ready(&mut seeder_ready) => {
+                seeder_ready = None;
+                crate::systemd::ready();
+                continue;
+            }
             Some(new) = recv_reload(&mut control.reloads) => {
                 apply_reload(&mut running, new, control.log.as_ref());
                 continue;
@@ -199,6 +211,71 @@ pub async fn serve(
         ),
     }
     Ok(())
+}
+
+/// How long READY=1 waits for the seeder to join its rooms before giving up on it.
+const SEEDER_READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Starts the catalog and the seeder when enabled; a failure is logged and the daemon goes on
+/// serving signaling and the web app without them.
+async fn start_seeder(app: &Arc<App>) -> Option<tokio::sync::oneshot::Receiver<()>> {
+    let c = &app.config;
+    if !c.seeder.enabled {
+        return None;
+    }
+    let mut roots = vec![crate::watch::Root {
+        dir: c.storage.share_dir.clone(),
+        prefix: String::new(),
+    }];
+    if c.seeder.drop_box {
+        roots.push(crate::watch::Root {
+            dir: c.storage.incoming_dir.clone(),
+            prefix: "incoming".into(),
+        });
+    }
+    let catalog = match crate::watch::Catalog::start(
+        c.watch.clone(),
+        roots,
+        &c.storage.state_dir,
+        app.shutdown.clone(),
+    )
+    .await
+    {
+        Ok(catalog) => catalog,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot watch the share folder; seeder not started");
+            return None;
+        }
+    };
+    let ctx = crate::seeder::service::Context {
+        config: c.seeder.clone(),
+        incoming_dir: c.storage.incoming_dir.clone(),
+        listen: app.local_addr,
+        token: app.signal.seeder_token().to_owned(),
+        catalog,
+        shutdown: app.shutdown.clone(),
+        tasks: app.tasks.clone(),
+    };
+    match crate::seeder::service::start(ctx).await {
+        Ok(ready) => Some(ready),
+        Err(e) => {
+            tracing::error!(error = %e, "seeder not started; serving signaling and the web app only");
+            None
+        }
+    }
+}
+
+async fn wait_ready(
+    ready: &mut Option<(tokio::sync::oneshot::Receiver<()>, tokio::time::Instant)>,
+) {
+    match ready {
+        Some((rx, deadline)) => {
+            if tokio::time::timeout_at(*deadline, rx).await.is_err() {
+                tracing::warn!("the seeder has not joined its rooms yet; reporting ready anyway");
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn recv_reload(rx: &mut Option<mpsc::Receiver<Config>>) -> Option<Config> {

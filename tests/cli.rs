@@ -422,8 +422,9 @@ fn notifies_systemd_ready_then_stopping() {
         let n = sock.recv(&mut buf).expect("notification");
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
-    let first = recv();
-    assert!(first.contains("READY=1"), "{first}");
+    // Watchdog pings may come first; READY=1 must come (after the seeder joined its rooms).
+    let ready = (0..10).map(|_| recv()).find(|m| m.contains("READY=1"));
+    assert!(ready.is_some(), "no READY=1");
     // The daemon is reachable by the time it says it is ready.
     assert!(TcpStream::connect(addr).is_ok());
     let mut saw_watchdog = false;

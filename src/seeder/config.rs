@@ -4,6 +4,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SeederConfig {
+    /// Run the always-on seeding peer (off: the daemon only signals and serves the web app).
+    pub enabled: bool,
+    /// Display name in rosters (kind `seeder`); 1-32 of `A-Z a-z 0-9 - _ .`.
+    pub name: String,
+    /// Rooms the seeder joins and offers its files in.
+    pub rooms: Vec<String>,
+    /// Offer completed uploads from the incoming folder to the rooms (under `incoming/`).
+    pub drop_box: bool,
+    /// A transfer with no progress for this long is failed and reported to both sides.
+    pub stall_timeout_secs: u64,
     /// The WebRTC transport (`[seeder.webrtc]`).
     pub webrtc: super::peer::WebrtcConfig,
     /// Largest file a browser may upload; larger offers are refused with `too_large`.
@@ -31,6 +41,11 @@ pub struct SeederConfig {
 impl Default for SeederConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
+            name: "peerbox".into(),
+            rooms: vec!["home".into()],
+            drop_box: true,
+            stall_timeout_secs: 30,
             webrtc: Default::default(),
             max_upload_bytes: 64 * 1024 * 1024 * 1024,
             free_space_reserve_bytes: 512 * 1024 * 1024,
@@ -49,6 +64,21 @@ impl Default for SeederConfig {
 impl SeederConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.webrtc.validate()?;
+        use crate::signal::names::{valid_peer_name, valid_room};
+        if !valid_peer_name(&self.name) {
+            return Err("key `seeder.name`: 1-32 characters of A-Z a-z 0-9 - _ .".into());
+        }
+        if self.enabled && self.rooms.is_empty() {
+            return Err("key `seeder.rooms`: an enabled seeder needs at least one room".into());
+        }
+        if let Some(bad) = self.rooms.iter().find(|r| !valid_room(r, 64)) {
+            return Err(format!(
+                "key `seeder.rooms`: `{bad}` is not a room name (1-64 of A-Z a-z 0-9 - _ .)"
+            ));
+        }
+        if self.stall_timeout_secs == 0 {
+            return Err("key `seeder.stall_timeout_secs`: must be at least 1".into());
+        }
         let nonzero = [
             ("max_upload_bytes", self.max_upload_bytes),
             ("per_peer_quota_bytes", self.per_peer_quota_bytes),

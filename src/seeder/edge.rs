@@ -9,9 +9,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::download::DownloadReader;
 use super::incoming::{IncomingStore, UploadHandle};
+use super::protocol::FileInfo;
 use super::session::{Action, Session};
 
 /// A message to put on the DataChannel.
@@ -21,9 +23,13 @@ pub enum Outgoing {
     Binary(Vec<u8>),
 }
 
+/// Maps a catalog entry to the file to read (the seeder asks its live catalog, which knows
+/// each entry's root and real path).
+pub type Resolver = Arc<dyn Fn(&FileInfo) -> Option<PathBuf> + Send + Sync>;
+
 pub struct Edge {
     owner: String,
-    share_dir: PathBuf,
+    resolve: Resolver,
     read_ahead: usize,
     uploads: HashMap<u32, UploadHandle>,
     downloads: HashMap<u32, DownloadReader>,
@@ -32,9 +38,19 @@ pub struct Edge {
 impl Edge {
     /// `owner` is the peer's resume identity (its signaling name or resume token).
     pub fn new(owner: impl Into<String>, share_dir: &Path, read_ahead: usize) -> Self {
+        let dir = share_dir.to_owned();
+        Self::with_resolver(
+            owner,
+            Arc::new(move |f: &FileInfo| Some(dir.join(&f.path))),
+            read_ahead,
+        )
+    }
+
+    /// Like [`Edge::new`], with files located by `resolve`.
+    pub fn with_resolver(owner: impl Into<String>, resolve: Resolver, read_ahead: usize) -> Self {
         Self {
             owner: owner.into(),
-            share_dir: share_dir.to_owned(),
+            resolve,
             read_ahead,
             uploads: HashMap::new(),
             downloads: HashMap::new(),
@@ -114,7 +130,14 @@ impl Edge {
                     file,
                     offset,
                 } => {
-                    let path = self.share_dir.join(&file.path);
+                    let Some(path) = (self.resolve)(&file) else {
+                        queue.extend(session.transfer_failed(
+                            transfer_id,
+                            super::protocol::Code::NotFound,
+                            "the file is no longer shared".into(),
+                        ));
+                        continue;
+                    };
                     match DownloadReader::open(
                         &path,
                         file.size,

@@ -5,18 +5,22 @@
 //! uploads safely ([`incoming`], [`names`], [`space`]) and streaming downloads ([`download`]).
 //! The WebRTC peer feeds DataChannel messages into a [`session::Session`] and carries out the
 //! [`session::Action`]s it returns; [`edge`] is the thin glue between actions and the disk.
-//! [`peer`] is that WebRTC transport (str0m).
+//! [`peer`] is that WebRTC transport (str0m); [`service`] wires signaling, transport, one
+//! transfer link per browser, the live catalog and the incoming store together.
 
 mod config;
 pub mod download;
 pub mod edge;
 pub mod frame;
 pub mod incoming;
+mod link;
 pub mod names;
 mod partial;
 pub mod peer;
 pub mod protocol;
+pub mod service;
 pub mod session;
+mod signaling;
 pub mod space;
 
 pub use config::SeederConfig;

@@ -40,7 +40,7 @@ pub enum Signal {
 }
 
 /// Messages a client sends. `from` and timestamps are never taken from here.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ClientMsg {
     Join { room: String },
@@ -62,13 +62,13 @@ impl ClientMsg {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerInfo {
     pub name: String,
     pub kind: Kind,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Limits {
     pub max_message_bytes: usize,
     pub max_rooms_per_peer: usize,
@@ -82,7 +82,7 @@ pub struct Limits {
 }
 
 /// Messages the server sends.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerMsg {
     Welcome {
@@ -125,7 +125,7 @@ pub enum ServerMsg {
 }
 
 /// Stable error codes; clients switch on these, so never rename one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadJson,

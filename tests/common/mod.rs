@@ -28,6 +28,8 @@ impl TestServer {
         config.storage.incoming_dir = dirs.path().join("incoming");
         config.storage.state_dir = dirs.path().join("state");
         config.server.shutdown_grace_secs = 2;
+        // HTTP tests need no seeder; the seeder tests turn it on.
+        config.seeder.enabled = false;
         tweak(&mut config);
         peerbox::server::prepare_storage(&config).expect("storage");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

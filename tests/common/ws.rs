@@ -34,6 +34,8 @@ pub async fn start(signal: SignalConfig) -> Server {
         ..Default::default()
     };
     config.server.shutdown_grace_secs = 5;
+    // Signaling tests count every connection; the daemon's own seeder stays out of them.
+    config.seeder.enabled = false;
     config.validate().expect("test config is valid");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -1,0 +1,233 @@
+//! One task per connected browser: feeds its DataChannel messages to a [`Session`], carries out
+//! the actions on a blocking thread (disk), and streams downloads under flow control: frames are
+//! written while the channel's buffered amount is under the high-water mark, then the task
+//! waits for the transport's buffered-amount-low event. A transfer that makes no progress for
+//! `seeder.stall_timeout_secs` is failed and reported on the channel, never left hanging.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use super::edge::{Edge, Outgoing, Resolver};
+use super::incoming::IncomingStore;
+use super::peer::{ChannelId, Peers, Received, Sent};
+use super::protocol::{Code, FileInfo, Message};
+use super::session::{Action, Session};
+use super::SeederConfig;
+
+/// Frames produced per pump: about the high-water mark's worth.
+const PUMP_FRAMES: usize = 4;
+
+#[derive(Debug)]
+pub enum LinkInput {
+    Text(Received),
+    Binary(Received),
+    BufferedLow,
+    Catalog(u64, Vec<FileInfo>),
+    Closed,
+}
+
+pub struct Link {
+    pub peers: Peers,
+    pub remote: String,
+    pub channel: ChannelId,
+    pub store: Arc<Mutex<IncomingStore>>,
+    pub resolve: Resolver,
+    pub config: Arc<SeederConfig>,
+}
+
+struct State {
+    session: Session,
+    edge: Edge,
+}
+
+/// What a blocking step works on: the state, the store, and what to do.
+enum Step {
+    Actions(Vec<Action>),
+    Text(Received),
+    Binary(Received),
+    Pump,
+}
+
+impl Link {
+    pub async fn run(
+        self,
+        catalog: (u64, Vec<FileInfo>),
+        mut rx: mpsc::UnboundedReceiver<LinkInput>,
+    ) {
+        let mut state = Some(State {
+            session: Session::new(
+                self.config.max_transfers_per_peer,
+                self.config.catalog_files_per_message,
+            ),
+            edge: Edge::with_resolver(
+                self.remote.clone(),
+                self.resolve.clone(),
+                self.config.read_ahead_chunks,
+            ),
+        });
+        let stall = Duration::from_secs(self.config.stall_timeout_secs);
+        let mut pending: VecDeque<Outgoing> = VecDeque::new();
+        let mut waiting = false;
+        let mut last_progress = Instant::now();
+        let start = state
+            .as_mut()
+            .map(|s| s.session.start(catalog.0, catalog.1))
+            .unwrap_or_default();
+        if !self
+            .step(&mut state, Step::Actions(start), &mut pending)
+            .await
+        {
+            return;
+        }
+        loop {
+            // Put out what is queued, as far as the channel's buffer allows.
+            while !waiting {
+                let Some(msg) = pending.pop_front() else {
+                    break;
+                };
+                let (binary, bytes) = match msg {
+                    Outgoing::Text(t) => (false, t.into_bytes()),
+                    Outgoing::Binary(b) => (true, b),
+                };
+                match self
+                    .peers
+                    .send(&self.remote, self.channel, binary, bytes.clone())
+                    .await
+                {
+                    Ok(Sent::Queued { buffered }) => {
+                        last_progress = Instant::now();
+                        waiting = self.peers.should_wait(buffered);
+                    }
+                    Ok(Sent::Full) => {
+                        pending.push_front(if binary {
+                            Outgoing::Binary(bytes)
+                        } else {
+                            Outgoing::Text(String::from_utf8_lossy(&bytes).into_owned())
+                        });
+                        waiting = true;
+                    }
+                    Err(e) => {
+                        tracing::debug!(remote = %self.remote, error = %e, "link send failed");
+                        return self.close(&mut state).await;
+                    }
+                }
+            }
+            let sending = state.as_ref().is_some_and(|s| s.edge.sending());
+            let input = if !waiting && pending.is_empty() && sending {
+                // Keep streaming, but let queued input (cancel, acks) in first.
+                match rx.try_recv() {
+                    Ok(input) => Some(input),
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        if !self.step(&mut state, Step::Pump, &mut pending).await {
+                            return;
+                        }
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => None,
+                }
+            } else {
+                let busy = waiting && (sending || !pending.is_empty());
+                let timer = tokio::time::sleep_until((last_progress + stall).into());
+                tokio::select! {
+                    input = rx.recv() => input,
+                    () = timer, if busy => {
+                        tracing::warn!(remote = %self.remote, secs = stall.as_secs(),
+                            "transfer stalled: no progress; closing the connection");
+                        let msg = Message::Error {
+                            code: Code::Io,
+                            transfer_id: None,
+                            message: Some(format!("transfer stalled: no progress for {} s", stall.as_secs())),
+                        };
+                        let _ = self.peers.send(&self.remote, self.channel, false, msg.to_text().into_bytes()).await;
+                        let _ = self.peers.close(&self.remote).await;
+                        return self.close(&mut state).await;
+                    }
+                }
+            };
+            let ok = match input {
+                None | Some(LinkInput::Closed) => return self.close(&mut state).await,
+                Some(LinkInput::BufferedLow) => {
+                    waiting = false;
+                    last_progress = Instant::now();
+                    true
+                }
+                Some(LinkInput::Text(t)) => {
+                    last_progress = Instant::now();
+                    self.step(&mut state, Step::Text(t), &mut pending).await
+                }
+                Some(LinkInput::Binary(b)) => {
+                    last_progress = Instant::now();
+                    self.step(&mut state, Step::Binary(b), &mut pending).await
+                }
+                Some(LinkInput::Catalog(version, files)) => {
+                    let acts = state
+                        .as_mut()
+                        .map(|s| s.session.set_catalog(version, files))
+                        .unwrap_or_default();
+                    self.step(&mut state, Step::Actions(acts), &mut pending)
+                        .await
+                }
+            };
+            if !ok {
+                return;
+            }
+        }
+    }
+
+    /// Runs one step on a blocking thread (it may write or read files); false if the state is
+    /// lost (a panic in the step), which ends the link.
+    async fn step(
+        &self,
+        state: &mut Option<State>,
+        step: Step,
+        pending: &mut VecDeque<Outgoing>,
+    ) -> bool {
+        let Some(mut st) = state.take() else {
+            return false;
+        };
+        let store = self.store.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            let out = match step {
+                Step::Pump => st.edge.pump(&mut st.session, PUMP_FRAMES),
+                step => {
+                    let acts = match step {
+                        Step::Actions(a) => a,
+                        Step::Text(t) => match std::str::from_utf8(&t.data) {
+                            Ok(text) => st.session.on_text(text),
+                            Err(_) => st.session.on_text("\u{fffd}"),
+                        },
+                        Step::Binary(b) => st.session.on_binary(&b.data),
+                        Step::Pump => unreachable!("handled above"),
+                    };
+                    let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+                    st.edge.apply(&mut st.session, &mut store, acts)
+                }
+            };
+            (st, out)
+        })
+        .await;
+        match result {
+            Ok((st, out)) => {
+                *state = Some(st);
+                pending.extend(out);
+                true
+            }
+            Err(e) => {
+                tracing::error!(remote = %self.remote, error = %e, "transfer step failed");
+                false
+            }
+        }
+    }
+
+    /// The browser left: interrupted uploads keep their partial for resume.
+    async fn close(&self, state: &mut Option<State>) {
+        let Some(st) = state.as_mut() else { return };
+        let acts = st.session.closed();
+        let mut ignored = VecDeque::new();
+        self.step(state, Step::Actions(acts), &mut ignored).await;
+        tracing::debug!(remote = %self.remote, "transfer link closed");
+    }
+}

@@ -1,0 +1,250 @@
+//! Wires the seeder together: signaling client, WebRTC transport, one [`Link`] per browser,
+//! the live catalog, and the shared incoming store.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::edge::Resolver;
+use super::incoming::IncomingStore;
+use super::link::{Link, LinkInput};
+use super::peer::{PeerEvent, Peers};
+use super::protocol::FileInfo;
+use super::signaling::{Client, SignalEvent};
+use super::SeederConfig;
+use crate::signal::protocol::Signal;
+use crate::watch::{Catalog, Snapshot};
+
+/// The label of the one DataChannel a browser opens to the seeder (text + binary frames).
+pub const CHANNEL_LABEL: &str = "peerbox";
+/// How often abandoned partial uploads are looked for.
+const CLEANUP_EVERY: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeederError {
+    #[error("WebRTC transport: {0}")]
+    Transport(#[from] super::peer::PeerError),
+    #[error("incoming folder: {0}")]
+    Store(#[from] super::incoming::StoreError),
+}
+
+/// Everything the seeder needs from the daemon.
+pub struct Context {
+    pub config: SeederConfig,
+    pub incoming_dir: std::path::PathBuf,
+    /// The daemon's own listener; the seeder connects to its `/ws` over loopback.
+    pub listen: SocketAddr,
+    pub token: String,
+    pub catalog: Catalog,
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+}
+
+/// Starts the seeder; the returned receiver fires once it has joined its rooms.
+pub async fn start(ctx: Context) -> Result<oneshot::Receiver<()>, SeederError> {
+    let config = Arc::new(ctx.config);
+    let (peers, peer_events) = Peers::start(config.webrtc.clone(), ctx.shutdown.clone()).await?;
+    let store = {
+        let (dir, cfg) = (ctx.incoming_dir.clone(), config.clone());
+        tokio::task::spawn_blocking(move || IncomingStore::open(&dir, &cfg))
+            .await
+            .expect("store open task")?
+    };
+    let (sig_tx, sig_rx) = mpsc::unbounded_channel();
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let client = Client {
+        url: format!("ws://{}/ws?name={}", loopback(ctx.listen), config.name),
+        token: ctx.token,
+        rooms: config.rooms.clone(),
+    };
+    ctx.tasks
+        .spawn(client.run(sig_tx, out_rx, ctx.shutdown.clone()));
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let catalog = ctx.catalog.clone();
+    let resolve: Resolver = Arc::new(move |f: &FileInfo| {
+        catalog
+            .resolve(&f.id)
+            .filter(|e| e.hash == f.hash)
+            .map(|e| e.real)
+    });
+    let hub = Hub {
+        peers,
+        store: Arc::new(Mutex::new(store)),
+        config,
+        resolve,
+        links: HashMap::new(),
+        out: out_tx,
+        ready: Some(ready_tx),
+        tasks: ctx.tasks.clone(),
+    };
+    ctx.tasks
+        .spawn(hub.run(sig_rx, peer_events, ctx.catalog, ctx.shutdown));
+    Ok(ready_rx)
+}
+
+/// A wildcard listen address is reached over loopback of the same family.
+fn loopback(listen: SocketAddr) -> SocketAddr {
+    match listen.ip() {
+        IpAddr::V4(v4) if v4.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port())
+        }
+        IpAddr::V6(v6) if v6.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), listen.port())
+        }
+        _ => listen,
+    }
+}
+
+fn files(snapshot: &Snapshot) -> (u64, Vec<FileInfo>) {
+    let files = snapshot
+        .entries
+        .values()
+        .map(|e| FileInfo {
+            id: e.id.clone(),
+            path: e.path.clone(),
+            size: e.size,
+            mtime_ms: e.mtime_ms,
+            mime: e.mime.clone(),
+            hash: e.hash.clone(),
+        })
+        .collect();
+    (snapshot.version, files)
+}
+
+struct Hub {
+    peers: Peers,
+    store: Arc<Mutex<IncomingStore>>,
+    config: Arc<SeederConfig>,
+    resolve: Resolver,
+    links: HashMap<String, mpsc::UnboundedSender<LinkInput>>,
+    out: mpsc::UnboundedSender<(String, Signal)>,
+    ready: Option<oneshot::Sender<()>>,
+    tasks: TaskTracker,
+}
+
+impl Hub {
+    async fn run(
+        mut self,
+        mut signals: mpsc::UnboundedReceiver<SignalEvent>,
+        mut peer_events: mpsc::UnboundedReceiver<PeerEvent>,
+        catalog: Catalog,
+        shutdown: CancellationToken,
+    ) {
+        let mut snapshots = catalog.subscribe();
+        let mut cleanup = tokio::time::interval(CLEANUP_EVERY);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                Some(ev) = signals.recv() => self.on_signal(ev).await,
+                Some(ev) = peer_events.recv() => self.on_peer(ev, &catalog),
+                Ok(()) = snapshots.changed() => {
+                    let (version, list) = files(&snapshots.borrow_and_update());
+                    for link in self.links.values() {
+                        let _ = link.send(LinkInput::Catalog(version, list.clone()));
+                    }
+                }
+                _ = cleanup.tick() => {
+                    let store = self.store.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+                        match store.cleanup(SystemTime::now()) {
+                            Ok(n) if n > 0 => tracing::info!(removed = n, "abandoned partial uploads removed"),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "partial upload cleanup failed"),
+                        }
+                    });
+                }
+            }
+        }
+        for link in self.links.values() {
+            let _ = link.send(LinkInput::Closed);
+        }
+    }
+
+    async fn on_signal(&mut self, ev: SignalEvent) {
+        match ev {
+            SignalEvent::Joined { name } => {
+                tracing::info!(%name, rooms = ?self.config.rooms, "seeder joined its rooms");
+                if let Some(tx) = self.ready.take() {
+                    let _ = tx.send(());
+                }
+            }
+            SignalEvent::Signal { from, signal } => match signal {
+                Signal::Offer { sdp } => match self.peers.accept_offer(&from, &sdp).await {
+                    Ok(answer) => {
+                        let _ = self.out.send((from, Signal::Answer { sdp: answer }));
+                    }
+                    Err(e) => tracing::warn!(remote = %from, error = %e, "offer refused"),
+                },
+                Signal::Candidate { candidate, .. } => {
+                    let _ = self.peers.add_candidate(&from, &candidate).await;
+                }
+                Signal::Answer { .. } | Signal::EndOfCandidates => {}
+            },
+            SignalEvent::Gone { name } => {
+                if let Some(link) = self.links.remove(&name) {
+                    let _ = link.send(LinkInput::Closed);
+                }
+                let _ = self.peers.close(&name).await;
+            }
+            SignalEvent::Disconnected => {}
+        }
+    }
+
+    fn on_peer(&mut self, ev: PeerEvent, catalog: &Catalog) {
+        match ev {
+            PeerEvent::ChannelOpen {
+                remote,
+                channel,
+                label,
+            } if label == CHANNEL_LABEL => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                if let Some(old) = self.links.insert(remote.clone(), tx) {
+                    let _ = old.send(LinkInput::Closed);
+                }
+                let link = Link {
+                    peers: self.peers.clone(),
+                    remote,
+                    channel,
+                    store: self.store.clone(),
+                    resolve: self.resolve.clone(),
+                    config: self.config.clone(),
+                };
+                self.tasks.spawn(link.run(files(&catalog.snapshot()), rx));
+            }
+            PeerEvent::ChannelOpen { remote, label, .. } => {
+                tracing::debug!(%remote, %label, "ignoring a DataChannel with an unknown label");
+            }
+            PeerEvent::Message {
+                remote,
+                binary,
+                data,
+                ..
+            } => {
+                if let Some(link) = self.links.get(&remote) {
+                    let _ = link.send(if binary {
+                        LinkInput::Binary(data)
+                    } else {
+                        LinkInput::Text(data)
+                    });
+                }
+            }
+            PeerEvent::BufferedLow { remote, .. } => {
+                if let Some(link) = self.links.get(&remote) {
+                    let _ = link.send(LinkInput::BufferedLow);
+                }
+            }
+            PeerEvent::ChannelClosed { remote, .. } | PeerEvent::Closed { remote, .. } => {
+                if let Some(link) = self.links.remove(&remote) {
+                    let _ = link.send(LinkInput::Closed);
+                }
+            }
+            PeerEvent::Connected { remote } => tracing::debug!(%remote, "peer connected"),
+        }
+    }
+}
