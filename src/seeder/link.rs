@@ -211,6 +211,7 @@ impl Link {
         .await;
         match result {
             Ok((st, out)) => {
+                tracing::trace!(remote = %self.remote, out = out.len(), "link step");
                 *state = Some(st);
                 pending.extend(out);
                 true

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
-use str0m::change::SdpOffer;
+use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
@@ -20,6 +20,8 @@ const PACKET_QUEUE: usize = 2048;
 
 struct Conn {
     rtc: Rtc,
+    /// Set while our own offer waits for the answer.
+    pending: Option<str0m::change::SdpPendingOffer>,
     created: Instant,
     connected: bool,
     next: Instant,
@@ -161,6 +163,35 @@ impl Driver {
                 let _ = reply.send(result);
                 self.drive(&remote);
             }
+            Cmd::Offer {
+                remote,
+                labels,
+                reply,
+            } => {
+                let result = self.offer(&remote, labels);
+                let _ = reply.send(result);
+                self.drive(&remote);
+            }
+            Cmd::Answer {
+                remote,
+                answer,
+                reply,
+            } => {
+                let result = match self.conns.get_mut(&remote) {
+                    None => Err(PeerError::UnknownPeer(remote.clone())),
+                    Some(c) => match (c.pending.take(), SdpAnswer::from_sdp_string(&answer)) {
+                        (Some(pending), Ok(answer)) => c
+                            .rtc
+                            .sdp_api()
+                            .accept_answer(pending, answer)
+                            .map_err(|e| PeerError::BadAnswer(e.to_string())),
+                        (None, _) => Err(PeerError::BadAnswer("no offer is pending".into())),
+                        (_, Err(e)) => Err(PeerError::BadAnswer(e.to_string())),
+                    },
+                };
+                let _ = reply.send(result);
+                self.drive(&remote);
+            }
             Cmd::Candidate { remote, candidate } => {
                 let line = candidate.trim().trim_start_matches("a=");
                 if line.is_empty() || line.contains(".local ") {
@@ -209,39 +240,63 @@ impl Driver {
         }
     }
 
-    fn accept(&mut self, remote: &str, offer: &str) -> Result<String, PeerError> {
+    /// A fresh `Rtc` with a host candidate per bound socket; replaces any earlier connection.
+    fn new_rtc(&mut self, remote: &str) -> Result<Rtc, PeerError> {
         if self.conns.contains_key(remote) {
             self.drop_conn(remote, "replaced by a new connection");
         }
         if self.conns.len() >= self.config.max_peers {
             return Err(PeerError::TooManyPeers);
         }
-        let offer =
-            SdpOffer::from_sdp_string(offer).map_err(|e| PeerError::BadOffer(e.to_string()))?;
-        let now = Instant::now();
         let mut rtc = Rtc::builder()
             .set_sctp_max_buffered_amount(self.config.max_buffered_bytes)
-            .build(now);
+            .build(Instant::now());
         for addr in self.sockets.keys() {
             if let Ok(c) = Candidate::host(*addr, "udp") {
                 rtc.add_local_candidate(c);
             }
         }
-        let answer = rtc
-            .sdp_api()
-            .accept_offer(offer)
-            .map_err(|e| PeerError::BadOffer(e.to_string()))?;
+        Ok(rtc)
+    }
+
+    fn insert(&mut self, remote: &str, rtc: Rtc, pending: Option<str0m::change::SdpPendingOffer>) {
+        let now = Instant::now();
         self.conns.insert(
             remote.to_owned(),
             Conn {
                 rtc,
+                pending,
                 created: now,
                 connected: false,
                 next: now,
                 backlog: Arc::new(AtomicUsize::new(0)),
             },
         );
+    }
+
+    fn accept(&mut self, remote: &str, offer: &str) -> Result<String, PeerError> {
+        let offer =
+            SdpOffer::from_sdp_string(offer).map_err(|e| PeerError::BadOffer(e.to_string()))?;
+        let mut rtc = self.new_rtc(remote)?;
+        let answer = rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| PeerError::BadOffer(e.to_string()))?;
+        self.insert(remote, rtc, None);
         Ok(answer.to_sdp_string())
+    }
+
+    fn offer(&mut self, remote: &str, labels: Vec<String>) -> Result<String, PeerError> {
+        let mut rtc = self.new_rtc(remote)?;
+        let mut api = rtc.sdp_api();
+        for label in labels {
+            api.add_channel(label);
+        }
+        let (offer, pending) = api
+            .apply()
+            .ok_or_else(|| PeerError::BadOffer("nothing to offer".into()))?;
+        self.insert(remote, rtc, Some(pending));
+        Ok(offer.to_sdp_string())
     }
 
     fn on_packet(&mut self, local: SocketAddr, from: SocketAddr, data: &[u8]) {
@@ -357,8 +412,10 @@ impl Driver {
                         Event::ChannelClose(channel) => {
                             Some(PeerEvent::ChannelClosed { remote, channel })
                         }
+                        // Disconnected can heal (a CPU-starved check, a Wi-Fi blip); str0m
+                        // reports a dead connection through `is_alive`, handled above.
                         Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                            closed = Some("ICE connection lost".into());
+                            tracing::debug!(remote = %name, "ICE disconnected; waiting for it to recover");
                             None
                         }
                         _ => None,

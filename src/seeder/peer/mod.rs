@@ -38,6 +38,8 @@ pub enum PeerError {
     },
     #[error("invalid offer: {0}")]
     BadOffer(String),
+    #[error("invalid answer: {0}")]
+    BadAnswer(String),
     #[error("too many peer connections (seeder.webrtc.max_peers)")]
     TooManyPeers,
     #[error("no connection with {0}")]
@@ -117,6 +119,16 @@ enum Cmd {
         offer: String,
         reply: oneshot::Sender<Result<String, PeerError>>,
     },
+    Offer {
+        remote: String,
+        labels: Vec<String>,
+        reply: oneshot::Sender<Result<String, PeerError>>,
+    },
+    Answer {
+        remote: String,
+        answer: String,
+        reply: oneshot::Sender<Result<(), PeerError>>,
+    },
     Candidate {
         remote: String,
         candidate: String,
@@ -171,6 +183,31 @@ impl Peers {
         self.cmd(Cmd::Accept {
             remote: remote.to_owned(),
             offer: offer.to_owned(),
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| PeerError::Stopped)?
+    }
+
+    /// Offers a connection to `remote` with reliable, ordered DataChannels named `labels` (the
+    /// browser's role; used by Rust clients such as the tests and benchmarks).
+    pub async fn create_offer(&self, remote: &str, labels: &[&str]) -> Result<String, PeerError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmd(Cmd::Offer {
+            remote: remote.to_owned(),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| PeerError::Stopped)?
+    }
+
+    /// Completes a [`Peers::create_offer`] with the remote's answer.
+    pub async fn accept_answer(&self, remote: &str, answer: &str) -> Result<(), PeerError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmd(Cmd::Answer {
+            remote: remote.to_owned(),
+            answer: answer.to_owned(),
             reply,
         })
         .await?;
