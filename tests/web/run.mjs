@@ -1,0 +1,239 @@
+// End-to-end tests of the web client in real browsers against the real daemon binary.
+// Run inside a private network namespace (scripts/netns-run.sh) so browsers gather ICE
+// candidates; scripts/test-browser.sh does that. Usage: node run.mjs PEERBOX_BINARY
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
+
+const BIN = resolve(process.argv[2] || '../../target/debug/peerbox');
+const HOST = process.env.WEBTEST_HOST || '10.77.0.1';
+const PORT = 18000 + Math.floor(Math.random() * 2000);
+const BASE = `http://${HOST}:${PORT}/`;
+const ARTIFACTS = resolve(process.env.WEBTEST_ARTIFACTS || '../../target/test-artifacts');
+const only = (process.env.WEBTEST_BROWSERS || 'chromium,firefox').split(',');
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const work = mkdtempSync(join(tmpdir(), 'peerbox-web-'));
+const dirs = { share: join(work, 'share'), incoming: join(work, 'incoming'), state: join(work, 'state') };
+for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+const big = randomBytes(20 << 20);
+writeFileSync(join(dirs.share, 'twenty.bin'), big);
+mkdirSync(join(dirs.share, 'photos'));
+writeFileSync(join(dirs.share, 'photos', 'note <b>x<i>.txt'), 'hello from the share\n');
+
+const sha = (buf) => createHash('sha256').update(buf).digest('hex');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---- daemon ---------------------------------------------------------------------------------
+let daemon = null;
+let daemonLog = '';
+async function startDaemon() {
+  daemon = spawn(BIN, ['run', '--system-config', '/nonexistent', '--listen', `${HOST}:${PORT}`,
+    '--share-dir', dirs.share, '--incoming-dir', dirs.incoming, '--state-dir', dirs.state], {
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  daemon.stderr.on('data', (d) => { daemonLog += d; });
+  for (let i = 0; i < 200; i++) {
+    try {
+      const res = await fetch(`${BASE}healthz`);
+      if (res.ok) return;
+    } catch { /* not yet */ }
+    await sleep(50);
+  }
+  throw new Error(`daemon did not start:\n${daemonLog}`);
+}
+async function stopDaemon() {
+  if (!daemon) return;
+  const exited = new Promise((r) => daemon.once('exit', r));
+  daemon.kill('SIGTERM');
+  await exited;
+  daemon = null;
+}
+
+// ---- browsers -------------------------------------------------------------------------------
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
+  '--disable-component-update', '--disable-sync'];
+
+async function openChromium() {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+  return {
+    name: 'chromium',
+    close: () => browser.close(),
+    async page(width = 390) {
+      const ctx = await browser.newContext({ viewport: { width, height: 800 }, acceptDownloads: true });
+      const page = await ctx.newPage();
+      page.on('console', (m) => { if (m.type() === 'error') console.log(`  [chromium console] ${m.text()}`); });
+      return wrapPlaywright(page);
+    },
+  };
+}
+
+async function openFirefox() {
+  const browser = await puppeteer.launch({
+    browser: 'firefox', executablePath: '/usr/bin/firefox-esr', headless: true,
+    extraPrefsFirefox: { 'browser.download.folderList': 2, 'browser.download.dir': join(work, 'ff-downloads') },
+  });
+  return {
+    name: 'firefox',
+    close: () => browser.close(),
+    async page(width = 390) {
+      const ctx = await browser.createBrowserContext();
+      const page = await ctx.newPage();
+      await page.setViewport({ width, height: 800 });
+      page.on('console', (m) => { if (m.type() === 'error') console.log(`  [firefox console] ${m.text()}`); });
+      return wrapPuppeteer(page);
+    },
+  };
+}
+
+// One small page API over both drivers.
+function wrapPlaywright(page) {
+  return {
+    nextDownload: async () => {
+      const dl = await page.waitForEvent('download', { timeout: 60000 });
+      return readFileSync(await dl.path());
+    },
+    goto: (url) => page.goto(url),
+    eval: (fn, arg) => page.evaluate(fn, arg),
+    waitFor: (fn, arg, ms = 20000) => page.waitForFunction(fn, arg, { timeout: ms }),
+    fill: (sel, v) => page.fill(sel, v),
+    click: (sel) => page.click(sel),
+    setFiles: (sel, files) => page.setInputFiles(sel, files),
+    screenshot: (path) => page.screenshot({ path, fullPage: true }),
+    close: () => page.close(),
+  };
+}
+function wrapPuppeteer(page) {
+  return {
+    goto: (url) => page.goto(url),
+    eval: (fn, arg) => page.evaluate(fn, arg),
+    waitFor: (fn, arg, ms = 20000) => page.waitForFunction(fn, { timeout: ms }, arg),
+    fill: async (sel, v) => { await page.$eval(sel, (e) => { e.value = ''; }); await page.type(sel, v); },
+    click: (sel) => page.click(sel),
+    setFiles: async (sel, files) => (await page.$(sel)).uploadFile(...files),
+    screenshot: (path) => page.screenshot({ path, fullPage: true }),
+    close: () => page.close(),
+  };
+}
+
+const myName = (p) => p.eval(() => document.getElementById('my-name').textContent);
+async function ready(p, room = 'home') {
+  await p.goto(`${BASE}?room=${room}`);
+  await p.waitFor(() => globalThis.peerbox?.sig?.online === true);
+  return myName(p);
+}
+
+// ---- tests ----------------------------------------------------------------------------------
+const tests = {
+  async 'download a 20 MiB shared file through the UI, verified'(b) {
+    const p = await b.page();
+    await ready(p);
+    await p.waitFor(() => !!document.querySelector('[data-file="twenty.bin"] button'), undefined, 30000);
+    const saved = b.name === 'chromium' ? p.nextDownload() : null;
+    await p.click('[data-file="twenty.bin"] button');
+    await p.waitFor(() => document.querySelector('[data-transfer="twenty.bin"]')?.dataset.state, undefined, 60000);
+    const state = await p.eval(() => {
+      const row = document.querySelector('[data-transfer="twenty.bin"]');
+      return { state: row.dataset.state, text: row.textContent };
+    });
+    if (state.state !== 'done' || !state.text.includes('Verified')) throw new Error(`download: ${state.text}`);
+    if (saved) {
+      const bytes = await saved;
+      if (sha(bytes) !== sha(big)) throw new Error('saved file differs from the shared one');
+    }
+    await p.close();
+  },
+
+  async 'send a file to the seeder; it lands in incoming'(b) {
+    const p = await b.page();
+    await ready(p);
+    await p.waitFor(() => [...document.querySelectorAll('#send-to option')].some((o) => o.value === 'peerbox'));
+    const name = `upload-${b.name}.bin`;
+    const src = join(work, name);
+    const payload = randomBytes(3 << 20);
+    writeFileSync(src, payload);
+    await p.eval(() => { document.getElementById('send-to').value = 'peerbox'; });
+    await p.setFiles('#file-input', [src]);
+    await p.waitFor((n) => document.querySelector(`[data-transfer="${n}"]`)?.dataset.state, name, 60000);
+    const text = await p.eval((n) => document.querySelector(`[data-transfer="${n}"]`).textContent, name);
+    if (!text.includes('Saved as')) throw new Error(`upload: ${text}`);
+    const landed = join(dirs.incoming, name);
+    if (!existsSync(landed) || sha(readFileSync(landed)) !== sha(payload)) throw new Error('incoming file missing or different');
+    await p.close();
+  },
+
+  async 'main screen at 375 px, screenshot saved'(b) {
+    const p = await b.page(375);
+    const name = await ready(p);
+    if (!/^[a-z]+-[a-z]+/.test(name)) throw new Error(`generated name looks wrong: ${name}`);
+    const overflow = await p.eval(() => document.documentElement.scrollWidth > window.innerWidth);
+    if (overflow) throw new Error('horizontal overflow at 375 px');
+    await p.screenshot(join(ARTIFACTS, `main-375-${b.name}.png`));
+    await p.close();
+  },
+
+  async 'chat between two pages, shown as text'(b) {
+    const room = `chat-${b.name}`;
+    const a = await b.page();
+    const c = await b.page();
+    await ready(a, room);
+    const cName = await ready(c, room);
+    await a.waitFor((n) => [...document.querySelectorAll('#roster [data-peer]')].some((e) => e.dataset.peer === n), cName);
+    await a.fill('#chat-input', 'hello <img src=x onerror=alert(1)>');
+    await a.click('#chat-form button');
+    await c.waitFor(() => document.getElementById('chat-log').textContent.includes('hello <img src=x onerror=alert(1)>'));
+    const imgs = await c.eval(() => document.querySelectorAll('#chat-log img').length);
+    if (imgs !== 0) throw new Error('chat text was rendered as HTML');
+    await a.close();
+    await c.close();
+  },
+
+  async 'reconnects after the daemon restarts and keeps its name'(b) {
+    const p = await b.page();
+    const before = await ready(p, `restart-${b.name}`);
+    await stopDaemon();
+    await p.waitFor(() => globalThis.peerbox.sig.online === false);
+    await startDaemon();
+    await p.waitFor(() => globalThis.peerbox.sig.online === true, undefined, 30000);
+    const after = await myName(p);
+    // A restarted daemon forgets resume tokens; the page must be back online either way.
+    console.log(`  name before restart ${before}, after ${after}`);
+    await p.close();
+  },
+};
+
+// ---- runner ---------------------------------------------------------------------------------
+let passed = 0;
+let failed = 0;
+await startDaemon();
+try {
+  for (const [label, open] of [['chromium', openChromium], ['firefox', openFirefox]]) {
+    if (!only.includes(label)) continue;
+    const b = await open();
+    try {
+      for (const [name, test] of Object.entries(tests)) {
+        const t0 = Date.now();
+        try {
+          await test(b);
+          passed += 1;
+          console.log(`ok   ${label}: ${name} (${Date.now() - t0} ms)`);
+        } catch (err) {
+          failed += 1;
+          console.log(`FAIL ${label}: ${name}: ${err.stack || err}`);
+        }
+      }
+    } finally {
+      await b.close();
+    }
+  }
+} finally {
+  await stopDaemon();
+}
+if (failed) console.log(`daemon log:\n${daemonLog.split('\n').slice(-40).join('\n')}`);
+console.log(`web: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,114 @@
+// peerbox web client entry point: wires signaling, peer links, transfers and the UI.
+import { $ } from './dom.js';
+import { Signaling } from './signaling.js';
+import { PeerLink } from './rtc.js';
+import { Session } from './transfer.js';
+import * as view from './view.js';
+
+const params = new URLSearchParams(location.search);
+const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
+const room = ROOM_RE.test(params.get('room') || '') ? params.get('room') : 'home';
+
+const state = {
+  roster: [], // [{name, kind}]
+  links: new Map(), // remote name -> {link, session}
+  seeder: null, // name of the seeder in this room
+};
+
+const sig = new Signaling(room);
+globalThis.peerbox = { state, sig }; // for tests and debugging
+
+$('room-label').textContent = room;
+view.bindQr(room);
+view.bindChat((text) => sig.chat(text));
+view.bindSend((files, target) => sendFiles(files, target));
+
+sig.addEventListener('welcome', (ev) => {
+  $('my-name').textContent = ev.detail.name;
+  view.setOnline(true);
+  view.banner('');
+});
+sig.addEventListener('offline', () => {
+  view.setOnline(false);
+  view.banner('Reconnecting to peerbox…');
+});
+sig.addEventListener('error', (ev) => {
+  const e = ev.detail;
+  console.warn('signaling error', e);
+  if (e.code !== 'unknown_peer') view.banner(`Server: ${e.message}`);
+});
+sig.addEventListener('chat', (ev) => view.addChat(ev.detail, ev.detail.from === sig.name));
+sig.addEventListener('peers', (ev) => {
+  if (ev.detail.room !== room) return;
+  state.roster = ev.detail.peers;
+  onRoster();
+});
+sig.addEventListener('signal', async (ev) => {
+  const { from, signal } = ev.detail;
+  let entry = state.links.get(from);
+  if (signal.kind === 'offer' && entry?.link.offerer && entry.link.pc.signalingState !== 'stable') {
+    // Both sides offered at once: the peer whose name sorts last yields.
+    if (sig.name < from) return;
+    entry.session.close('renegotiating');
+    entry.link.close();
+    state.links.delete(from);
+    entry = null;
+  }
+  if (!entry && signal.kind === 'offer') entry = connectTo(from, false);
+  try {
+    await entry?.link.onSignal(signal);
+  } catch (err) {
+    console.warn('negotiation failed', from, err);
+  }
+});
+
+function onRoster() {
+  const others = state.roster.filter((p) => p.name !== sig.name);
+  const seeder = others.find((p) => p.kind === 'seeder');
+  state.seeder = seeder ? seeder.name : null;
+  $('seeder-name').textContent = seeder ? seeder.name : 'the server';
+  view.renderRoster(state.roster, sig.name, (name) => view.selectTarget(name));
+  view.renderTargets(others);
+  // Connect to the seeder at once (to see its files); to browsers when there is something to send
+  // or they connect to us. Drop links to peers that left.
+  if (seeder && !state.links.has(seeder.name)) connectTo(seeder.name, true);
+  for (const [name, entry] of state.links) {
+    if (!others.some((p) => p.name === name)) {
+      entry.session.close('peer left');
+      entry.link.close();
+      state.links.delete(name);
+    }
+  }
+  if (!seeder) view.renderCatalog(null);
+}
+
+function connectTo(remote, offerer) {
+  const link = new PeerLink(remote, {
+    iceServers: sig.welcome?.ice_servers || [],
+    offerer,
+    sendSignal: (to, signal) => sig.signal(to, signal),
+  });
+  const session = new Session(link, { me: sig.name, remote, view, seeder: remote === state.seeder });
+  const entry = { link, session };
+  state.links.set(remote, entry);
+  link.addEventListener('failed', () => {
+    view.banner(`Could not reach ${remote} directly (network blocks peer-to-peer).`);
+    state.links.delete(remote);
+    session.close('connection failed');
+    link.close();
+  });
+  if (offerer) link.start();
+  return entry;
+}
+
+async function sendFiles(files, target) {
+  if (!target) {
+    view.banner('Pick who to send to first.');
+    return;
+  }
+  let entry = state.links.get(target);
+  if (!entry) entry = connectTo(target, true);
+  for (const file of files) entry.session.offerUpload(file);
+}
+
+sig.connect();

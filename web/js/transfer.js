@@ -1,0 +1,267 @@
+// The transfer protocol (docs/transfer-protocol.md) in the browser: one DataChannel labelled
+// "peerbox" carries JSON control messages and binary chunk frames
+// (u8 kind=1, u32 transfer id, u64 offset, big endian, then data; 64 KiB at most in all).
+// Downloads go to a sink (OPFS or memory, see sink.js) and are verified against the BLAKE3 hash
+// the sender announced; uploads are hashed first and streamed under buffered-amount flow control.
+import * as fmt from './format.js';
+import { Blake3, hashBlob } from './hash.js';
+import { createSink, sizeWarning } from './sink.js';
+
+const HEADER = 13;
+const MAX_FRAME = 65536;
+const HIGH_WATER = 1 << 20;
+const LOW_WATER = 256 << 10;
+const READ_SLICE = 4 << 20;
+
+export class Session {
+  constructor(link, { me, remote, view, seeder }) {
+    this.link = link;
+    this.seeder = seeder;
+    this.me = me;
+    this.remote = remote;
+    this.view = view;
+    this.nextId = link.offerer ? 1 : 2; // offerer odd, answerer even
+    this.downloads = new Map(); // id -> {file, sink, hasher, got, row}
+    this.uploads = new Map(); // id -> {file, hash, row}
+    this.catalogParts = null;
+    this.queue = []; // uploads waiting for the channel
+    this.ready = false;
+    link.addEventListener('open', () => this.onOpen());
+    link.addEventListener('message', (ev) => this.onMessage(ev.detail.data));
+    link.addEventListener('channelclose', () => this.close('connection closed'));
+  }
+
+  get channel() {
+    return this.link.channels.peerbox;
+  }
+
+  id() {
+    const id = this.nextId;
+    this.nextId += 2;
+    return id;
+  }
+
+  send(msg) {
+    if (this.channel?.readyState === 'open') this.channel.send(JSON.stringify(msg));
+  }
+
+  onOpen() {
+    this.channel.bufferedAmountLowThreshold = LOW_WATER;
+    this.send({ type: 'hello', version: 1, agent: 'peerbox-web' });
+  }
+
+  onMessage(data) {
+    if (typeof data !== 'string') {
+      this.onChunk(data);
+      return;
+    }
+    let m;
+    try {
+      m = JSON.parse(data);
+    } catch {
+      return;
+    }
+    switch (m.type) {
+      case 'hello':
+        this.ready = true;
+        for (const f of this.queue.splice(0)) this.offerUpload(f);
+        break;
+      case 'catalog':
+        this.onCatalog(m);
+        break;
+      case 'accept':
+        this.onAccept(m);
+        break;
+      case 'offer':
+        this.onOffer(m);
+        break;
+      case 'download':
+        this.send({ type: 'refuse', transfer_id: m.transfer_id, code: 'not_found', message: 'this browser shares no catalog' });
+        break;
+      case 'progress':
+        this.uploads.get(m.transfer_id)?.row.progress(m.offset);
+        break;
+      case 'end':
+        this.onEnd(m);
+        break;
+      case 'done': {
+        const up = this.uploads.get(m.transfer_id);
+        if (up) {
+          up.row.done(m.name ? `Saved as ${m.name}` : `Delivered · ${fmt.bytes(up.file.size)}`);
+          this.uploads.delete(m.transfer_id);
+        }
+        break;
+      }
+      case 'refuse':
+      case 'cancel':
+      case 'error':
+        this.fail(m.transfer_id, `${m.type === 'cancel' ? 'Canceled' : 'Failed'}: ${m.message || m.code}`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  onCatalog(m) {
+    if (!this.catalogParts || this.catalogParts.version !== m.version) {
+      if (this.catalogParts && m.version < this.catalogParts.version) return;
+      this.catalogParts = { version: m.version, parts: new Map() };
+    }
+    this.catalogParts.parts.set(m.part, m.files);
+    if (this.catalogParts.parts.size === m.parts) {
+      const files = [...this.catalogParts.parts.values()].flat();
+      this.view.renderCatalog(files, (file) => this.download(file));
+    }
+  }
+
+  // ---- receiving (downloads from the seeder, files offered by a browser) --------------------
+
+  async download(file) {
+    const warning = sizeWarning(file.size);
+    if (warning && !window.confirm(`${warning}\n\nDownload ${file.path} anyway?`)) return;
+    const id = this.id();
+    const name = file.path.split('/').pop();
+    this.startReceive(id, { name, size: file.size, hash: file.hash, mime: file.mime });
+    await this.downloads.get(id).sink.open();
+    this.send({ type: 'download', transfer_id: id, file_id: file.id, offset: 0 });
+  }
+
+  startReceive(id, { name, size, hash, mime }) {
+    const sink = createSink({ key: `${hash}-${id}`, name, mime });
+    const row = this.view.addTransfer({
+      direction: 'down', name, size, peer: this.remote,
+      onCancel: () => {
+        this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
+        this.fail(id, 'Canceled');
+      },
+    });
+    row.progress(0);
+    this.downloads.set(id, { name, size, hash, sink, hasher: new Blake3(), got: 0, row });
+  }
+
+  onOffer(m) {
+    // Another browser wants to send us a file: the user decides first.
+    const ok = window.confirm(`${this.remote} wants to send you "${m.name}" (${fmt.bytes(m.size)}). Accept?`);
+    if (!ok) {
+      this.send({ type: 'refuse', transfer_id: m.transfer_id, code: 'refused_type', message: 'declined' });
+      return;
+    }
+    const warning = sizeWarning(m.size);
+    if (warning) this.view.banner(warning);
+    this.startReceive(m.transfer_id, { name: m.name, size: m.size, hash: m.hash, mime: '' });
+    this.send({ type: 'accept', transfer_id: m.transfer_id, offset: 0 });
+  }
+
+  onChunk(buf) {
+    if (!(buf instanceof ArrayBuffer) || buf.byteLength <= HEADER) return;
+    const view = new DataView(buf);
+    const id = view.getUint32(1);
+    const offset = Number(view.getBigUint64(5));
+    const d = this.downloads.get(id);
+    if (!d) return;
+    if (offset !== d.got) {
+      this.send({ type: 'cancel', transfer_id: id, code: 'bad_offset' });
+      this.fail(id, `Failed: chunk at ${offset}, expected ${d.got}`);
+      return;
+    }
+    const data = new Uint8Array(buf, HEADER);
+    d.sink.write(offset, data);
+    d.hasher.update(data);
+    d.got += data.byteLength;
+    d.row.progress(d.got);
+  }
+
+  async onEnd(m) {
+    const d = this.downloads.get(m.transfer_id);
+    if (!d) return;
+    this.downloads.delete(m.transfer_id);
+    if (d.got !== d.size) {
+      d.row.fail(`Failed: got ${d.got} of ${d.size} bytes`);
+      d.sink.abort();
+      return;
+    }
+    d.row.status('Verifying…');
+    const hex = await d.hasher.hex();
+    if (hex !== d.hash || hex !== m.hash) {
+      d.row.fail('Failed: the file did not match its hash; nothing was saved');
+      d.sink.abort();
+      return;
+    }
+    await d.sink.finish();
+    d.row.done(`Verified and saved · ${fmt.bytes(d.size)}`);
+    d.row.hash = hex;
+    // A sending browser learns that its file arrived intact (the seeder's `end` needs no reply).
+    if (!this.seeder) this.send({ type: 'done', transfer_id: m.transfer_id });
+  }
+
+  // ---- sending ------------------------------------------------------------------------------
+
+  async offerUpload(file) {
+    if (!this.ready) {
+      this.queue.push(file);
+      return;
+    }
+    const id = this.id();
+    const row = this.view.addTransfer({
+      direction: 'up', name: file.name, size: file.size, peer: this.remote,
+      onCancel: () => {
+        this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
+        this.fail(id, 'Canceled');
+      },
+    });
+    row.status('Preparing (hashing)…');
+    const hash = await hashBlob(file);
+    this.uploads.set(id, { file, hash, row, sent: 0 });
+    row.status('Waiting for the receiver to accept…');
+    this.send({ type: 'offer', transfer_id: id, name: file.name, size: file.size, hash });
+  }
+
+  async onAccept(m) {
+    const up = this.uploads.get(m.transfer_id);
+    if (!up) return;
+    const ch = this.channel;
+    let offset = m.offset;
+    up.row.progress(offset);
+    const frame = MAX_FRAME - HEADER;
+    while (offset < up.file.size) {
+      if (!this.uploads.has(m.transfer_id) || ch.readyState !== 'open') return;
+      const slice = new Uint8Array(await up.file.slice(offset, offset + READ_SLICE).arrayBuffer());
+      for (let i = 0; i < slice.length; i += frame) {
+        const part = slice.subarray(i, i + frame);
+        const buf = new Uint8Array(HEADER + part.length);
+        const dv = new DataView(buf.buffer);
+        dv.setUint8(0, 1);
+        dv.setUint32(1, m.transfer_id);
+        dv.setBigUint64(5, BigInt(offset + i));
+        buf.set(part, HEADER);
+        if (ch.bufferedAmount > HIGH_WATER) {
+          await new Promise((resolve) => ch.addEventListener('bufferedamountlow', resolve, { once: true }));
+        }
+        if (ch.readyState !== 'open') return;
+        ch.send(buf);
+      }
+      offset += slice.length;
+    }
+    this.send({ type: 'end', transfer_id: m.transfer_id, size: up.file.size, hash: up.hash });
+    up.row.status('Sent; waiting for the receiver to verify…');
+  }
+
+  fail(id, text) {
+    const d = this.downloads.get(id);
+    if (d) {
+      this.downloads.delete(id);
+      d.hasher.drop();
+      d.sink.abort();
+      d.row.fail(text);
+    }
+    const u = this.uploads.get(id);
+    if (u) {
+      this.uploads.delete(id);
+      u.row.fail(text);
+    }
+  }
+
+  close(reason) {
+    for (const id of [...this.downloads.keys(), ...this.uploads.keys()]) this.fail(id, `Interrupted: ${reason}`);
+  }
+}
