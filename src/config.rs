@@ -261,20 +261,10 @@ impl Config {
 mod tests {
     use super::*;
 
-    fn keys(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
-        match v {
-            toml::Value::Table(t) => {
-                for (k, v) in t {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    keys(&key, v, out);
-                }
-            }
-            _ => out.push(prefix.to_owned()),
-        }
+    fn keys(v: &toml::Value) -> Vec<String> {
+        let mut out = std::collections::BTreeMap::new();
+        crate::reload::flatten("", v, &mut out);
+        out.into_keys().collect()
     }
 
     /// The repository's config.toml documents every key, with the defaults the code uses.
@@ -287,15 +277,8 @@ mod tests {
             Config::default(),
             "a documented default differs from the code"
         );
-        let mut documented = Vec::new();
-        keys("", &toml::from_str(text).unwrap(), &mut documented);
-        let mut all = Vec::new();
-        keys(
-            "",
-            &toml::Value::try_from(Config::default()).unwrap(),
-            &mut all,
-        );
-        for key in all {
+        let documented = keys(&toml::from_str(text).unwrap());
+        for key in keys(&toml::Value::try_from(Config::default()).unwrap()) {
             assert!(documented.contains(&key), "config.toml lacks `{key}`");
         }
         Config::default().validate().expect("defaults are valid");

@@ -18,7 +18,8 @@ pub struct ReloadPlan {
     pub need_restart: Vec<String>,
 }
 
-fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, toml::Value>) {
+/// Flattens nested tables into dotted keys (`server.listen`).
+pub(crate) fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, toml::Value>) {
     match v {
         toml::Value::Table(t) => {
             for (k, v) in t {

@@ -433,10 +433,7 @@ async fn upload_lands_in_incoming_and_resumes_after_a_disconnect() {
         }) => offset,
         other => panic!("unexpected {other:?}"),
     };
-    assert!(
-        offset >= 2 << 20 && offset <= 4 << 20,
-        "resumed at {offset}"
-    );
+    assert!((2 << 20..=4 << 20).contains(&offset), "resumed at {offset}");
     c.chunks(1, &data2, offset as usize, data2.len()).await;
     c.send(Message::End {
         transfer_id: 1,

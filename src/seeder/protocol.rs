@@ -1,7 +1,7 @@
 //! Control messages of the transfer protocol: JSON text messages on the DataChannel.
 //!
 //! The same messages are used browser<->seeder and browser<->browser; see
-//! `docs/transfer-protocol.md`. Parsing is total: any text maps to a message or a typed error.
+//! `docs/protocol.md` (transfer protocol). Parsing is total: any text maps to a message or a typed error.
 
 use serde::{Deserialize, Serialize};
 

@@ -193,7 +193,7 @@ const tests = {
     await c.close();
   },
 
-  async 'reconnects after the daemon restarts and keeps its name'(b) {
+  async 'reconnects by itself after the daemon restarts'(b) {
     const p = await b.page();
     const before = await ready(p, `restart-${b.name}`);
     await stopDaemon();
