@@ -26,6 +26,8 @@ pub struct App {
     /// within the grace period.
     pub tasks: TaskTracker,
     pub http_connections: AtomicUsize,
+    /// The running seeder's room list, set once it has started; SIGHUP changes it.
+    pub seeder_rooms: std::sync::OnceLock<tokio::sync::watch::Sender<Vec<String>>>,
 }
 
 impl App {
@@ -40,6 +42,7 @@ impl App {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             http_connections: AtomicUsize::new(0),
+            seeder_rooms: std::sync::OnceLock::new(),
         })
     }
 }

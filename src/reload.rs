@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 
 use crate::config::Config;
 
-/// Dotted keys that can change without a restart, as prefixes.
-const LIVE_KEYS: &[&str] = &["log.level"];
+/// Dotted keys that can change without a restart (a trailing `.` is a prefix): the log level,
+/// every signaling limit (rooms at once, connection limits for new connections), and the
+/// seeder's rooms.
+const LIVE_KEYS: &[&str] = &["log.level", "signal.", "seeder.rooms"];
 
 /// What a reload changed, split by whether it took effect.
 #[derive(Debug, Default, PartialEq)]

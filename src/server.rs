@@ -150,7 +150,7 @@ pub async fn serve(
                 continue;
             }
             Some(new) = recv_reload(&mut control.reloads) => {
-                apply_reload(&mut running, new, control.log.as_ref());
+                apply_reload(&app, &mut running, new, control.log.as_ref());
                 continue;
             }
             accepted = listener.accept() => match accepted {
@@ -257,7 +257,10 @@ async fn start_seeder(app: &Arc<App>) -> Option<tokio::sync::oneshot::Receiver<(
         tasks: app.tasks.clone(),
     };
     match crate::seeder::service::start(ctx).await {
-        Ok(ready) => Some(ready),
+        Ok(handle) => {
+            let _ = app.seeder_rooms.set(handle.rooms);
+            Some(handle.ready)
+        }
         Err(e) => {
             tracing::error!(error = %e, "seeder not started; serving signaling and the web app only");
             None
@@ -286,15 +289,26 @@ async fn recv_reload(rx: &mut Option<mpsc::Receiver<Config>>) -> Option<Config> 
 }
 
 /// Applies what can change live and names in the log what needs a restart.
-fn apply_reload(running: &mut Config, new: Config, log: Option<&LogHandle>) {
+fn apply_reload(app: &App, running: &mut Config, new: Config, log: Option<&LogHandle>) {
     crate::systemd::reloading();
     let plan = crate::reload::plan(running, &new, &[]);
-    if plan.applied.iter().any(|k| k == "log.level") {
+    let changed = |prefix: &str| plan.applied.iter().any(|k| k.starts_with(prefix));
+    if changed("log.level") {
         if let Some(log) = log {
             match log.set_level(&new.log.level) {
                 Ok(()) => running.log.level = new.log.level.clone(),
                 Err(e) => tracing::warn!(error = %e, "log.level not applied"),
             }
+        }
+    }
+    if changed("signal.") {
+        app.signal.reload(new.signal.clone());
+        running.signal = new.signal.clone();
+    }
+    if changed("seeder.rooms") {
+        if let Some(rooms) = app.seeder_rooms.get() {
+            let _ = rooms.send(new.seeder.rooms.clone());
+            running.seeder.rooms = new.seeder.rooms.clone();
         }
     }
     if plan.applied.is_empty() && plan.need_restart.is_empty() {

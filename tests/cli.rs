@@ -475,3 +475,105 @@ fn log_level_comes_from_config_and_rust_log_overrides_it() {
         "RUST_LOG=info wins over log.level:\n{log}"
     );
 }
+
+#[test]
+fn sighup_moves_the_seeder_to_new_rooms_and_applies_signaling_limits() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("peerbox.toml");
+    std::fs::write(&conf, "[seeder]\nrooms = [\"home\"]\n").unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let (mut child, addr) = launch(
+        peerbox(dir.path())
+            .args(["run", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&conf)
+            .stderr(std::fs::File::create(&log_path).unwrap()),
+    );
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} in:\n{log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("seeder joined its rooms");
+    std::fs::write(
+        &conf,
+        "[seeder]\nrooms = [\"lab\"]\n[signal]\nmax_peers_per_room = 2\n",
+    )
+    .unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let log = wait_for("configuration reloaded");
+    let line = log
+        .lines()
+        .find(|l| l.contains("configuration reloaded"))
+        .unwrap();
+    assert!(
+        line.contains("seeder.rooms") && line.contains("signal.max_peers_per_room"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("need_restart=seeder") && !line.contains("need_restart=signal"),
+        "{line}"
+    );
+    wait_for("seeder rooms changed");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("ws://{addr}/ws");
+        let (mut a, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        recv(&mut a).await; // welcome
+        a.send(Message::text(r#"{"type":"join","room":"lab"}"#))
+            .await
+            .unwrap();
+        let peers = recv(&mut a).await;
+        assert_eq!(peers["type"], "peers", "{peers}");
+        let kinds: Vec<&str> = peers["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["kind"].as_str().unwrap())
+            .collect();
+        assert!(
+            kinds.contains(&"seeder"),
+            "the seeder moved to the new room: {peers}"
+        );
+        let (mut b, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        recv(&mut b).await; // welcome
+        b.send(Message::text(r#"{"type":"join","room":"lab"}"#))
+            .await
+            .unwrap();
+        let err = recv(&mut b).await;
+        assert_eq!(
+            err["code"], "room_full",
+            "the new limit of 2 applies: {err}"
+        );
+    });
+    sigterm(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next signaling message as JSON.
+async fn recv(ws: &mut Ws) -> serde_json::Value {
+    use futures_util::StreamExt;
+    let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    serde_json::from_str(m.to_text().unwrap()).unwrap()
+}

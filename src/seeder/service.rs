@@ -45,8 +45,14 @@ pub struct Context {
     pub tasks: TaskTracker,
 }
 
-/// Starts the seeder; the returned receiver fires once it has joined its rooms.
-pub async fn start(ctx: Context) -> Result<oneshot::Receiver<()>, SeederError> {
+/// What can be changed in a running seeder (SIGHUP).
+pub struct Handle {
+    pub ready: oneshot::Receiver<()>,
+    pub rooms: tokio::sync::watch::Sender<Vec<String>>,
+}
+
+/// Starts the seeder; `ready` fires once it has joined its rooms.
+pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
     let config = Arc::new(ctx.config);
     let (peers, peer_events) = Peers::start(config.webrtc.clone(), ctx.shutdown.clone()).await?;
     let store = {
@@ -57,10 +63,11 @@ pub async fn start(ctx: Context) -> Result<oneshot::Receiver<()>, SeederError> {
     };
     let (sig_tx, sig_rx) = mpsc::unbounded_channel();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let (rooms_tx, rooms_rx) = tokio::sync::watch::channel(config.rooms.clone());
     let client = Client {
         url: format!("ws://{}/ws?name={}", loopback(ctx.listen), config.name),
         token: ctx.token,
-        rooms: config.rooms.clone(),
+        rooms: rooms_rx,
     };
     ctx.tasks
         .spawn(client.run(sig_tx, out_rx, ctx.shutdown.clone()));
@@ -84,7 +91,10 @@ pub async fn start(ctx: Context) -> Result<oneshot::Receiver<()>, SeederError> {
     };
     ctx.tasks
         .spawn(hub.run(sig_rx, peer_events, ctx.catalog, ctx.shutdown));
-    Ok(ready_rx)
+    Ok(Handle {
+        ready: ready_rx,
+        rooms: rooms_tx,
+    })
 }
 
 /// A wildcard listen address is reached over loopback of the same family.
@@ -169,7 +179,7 @@ impl Hub {
     async fn on_signal(&mut self, ev: SignalEvent) {
         match ev {
             SignalEvent::Joined { name } => {
-                tracing::info!(%name, rooms = ?self.config.rooms, "seeder joined its rooms");
+                tracing::info!(%name, "seeder joined its rooms");
                 if let Some(tx) = self.ready.take() {
                     let _ = tx.send(());
                 }

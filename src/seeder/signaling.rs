@@ -35,13 +35,14 @@ pub enum SignalEvent {
 pub struct Client {
     pub url: String,
     pub token: String,
-    pub rooms: Vec<String>,
+    /// The rooms to be in; a SIGHUP reload can change them while connected.
+    pub rooms: tokio::sync::watch::Receiver<Vec<String>>,
 }
 
 impl Client {
     /// Runs until `shutdown`; `out` carries signals to send (`to`, payload).
     pub async fn run(
-        self,
+        mut self,
         events: mpsc::UnboundedSender<SignalEvent>,
         mut out: mpsc::UnboundedReceiver<(String, Signal)>,
         shutdown: CancellationToken,
@@ -70,7 +71,7 @@ impl Client {
     }
 
     async fn session(
-        &self,
+        &mut self,
         events: &mpsc::UnboundedSender<SignalEvent>,
         out: &mut mpsc::UnboundedReceiver<(String, Signal)>,
         shutdown: &CancellationToken,
@@ -90,12 +91,25 @@ impl Client {
         // room -> browsers in it; a browser gone from every room is gone for the seeder.
         let mut rosters: HashMap<String, BTreeSet<String>> = HashMap::new();
         let mut me = String::new();
+        let mut joined: BTreeSet<String> = BTreeSet::new();
         let send = |m: &ClientMsg| WsMessage::text(serde_json::to_string(m).unwrap_or_default());
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => {
                     let _ = tx.close().await;
                     return Ok(());
+                }
+                Ok(()) = self.rooms.changed(), if !me.is_empty() => {
+                    let want: BTreeSet<String> = self.rooms.borrow_and_update().iter().cloned().collect();
+                    for room in want.difference(&joined) {
+                        tx.send(send(&ClientMsg::Join { room: room.clone() })).await.map_err(|e| e.to_string())?;
+                    }
+                    for room in joined.difference(&want) {
+                        tx.send(send(&ClientMsg::Leave { room: room.clone() })).await.map_err(|e| e.to_string())?;
+                        rosters.remove(room);
+                    }
+                    tracing::info!(rooms = ?want, "seeder rooms changed");
+                    joined = want;
                 }
                 Some((to, signal)) = out.recv() => {
                     tx.send(send(&ClientMsg::Signal { to, signal })).await.map_err(|e| e.to_string())?;
@@ -115,7 +129,8 @@ impl Client {
                     match msg {
                         ServerMsg::Welcome { name, .. } => {
                             me = name;
-                            for room in &self.rooms {
+                            joined = self.rooms.borrow_and_update().iter().cloned().collect();
+                            for room in &joined {
                                 tx.send(send(&ClientMsg::Join { room: room.clone() }))
                                     .await
                                     .map_err(|e| e.to_string())?;
@@ -133,7 +148,7 @@ impl Client {
                             for name in before.difference(&everyone(&rosters)) {
                                 let _ = events.send(SignalEvent::Gone { name: name.clone() });
                             }
-                            if first && rosters.len() == self.rooms.len() {
+                            if first && rosters.len() == joined.len() {
                                 let _ = events.send(SignalEvent::Joined { name: me.clone() });
                             }
                         }

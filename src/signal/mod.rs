@@ -111,7 +111,8 @@ impl LogLimiter {
 
 struct Shared {
     logs: LogLimiter,
-    cfg: SignalConfig,
+    /// Swapped whole on SIGHUP; each connection reads it when it starts.
+    cfg: std::sync::RwLock<Arc<SignalConfig>>,
     seeder_token: String,
     inner: Mutex<Inner>,
     metrics: Metrics,
@@ -129,6 +130,16 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+impl Shared {
+    fn cfg(&self) -> Arc<SignalConfig> {
+        self.cfg.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn inner_lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl Hub {
     pub fn new(config: SignalConfig) -> Self {
         let bytes: [u8; 32] = rand::random();
@@ -141,11 +152,18 @@ impl Hub {
                     per_addr: HashMap::new(),
                 }),
                 logs: LogLimiter::default(),
-                cfg: config,
+                cfg: std::sync::RwLock::new(Arc::new(config)),
                 seeder_token,
                 metrics: Metrics::default(),
             }),
         }
+    }
+
+    /// Applies new limits: room limits at once, connection limits to connections made from now
+    /// on (a reload never cuts off anyone already connected).
+    pub fn reload(&self, config: SignalConfig) {
+        self.shared.inner_lock().state.set_config(config.clone());
+        *self.shared.cfg.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
     }
 
     /// The secret that makes a loopback connection the seeder (`Authorization: Bearer ...`);

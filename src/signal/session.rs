@@ -88,7 +88,7 @@ impl Drop for LeaveOnDrop {
 
 pub(super) async fn run(ctx: Ctx, on_upgrade: OnUpgrade, rx: mpsc::Receiver<Outgoing>) {
     let _leave = LeaveOnDrop(ctx.shared.clone(), ctx.id);
-    let cfg = &ctx.shared.cfg;
+    let cfg = ctx.shared.cfg();
     let handshake = Duration::from_secs(cfg.handshake_timeout_secs);
     let upgraded = tokio::select! {
         r = tokio::time::timeout(handshake, on_upgrade) => match r {
@@ -155,7 +155,7 @@ async fn write_loop(mut sink: Sink, mut rx: mpsc::Receiver<Outgoing>, kill: Arc<
 
 /// Reads until the client leaves or must go.
 async fn read_loop(ctx: &Ctx, mut stream: Stream) {
-    let cfg = &ctx.shared.cfg;
+    let cfg = ctx.shared.cfg();
     let start = Instant::now();
     let mut rate = Bucket::new(cfg.rate_per_sec.into(), cfg.rate_burst.into(), start);
     let per_min = f64::from(cfg.max_errors_per_min);

@@ -79,6 +79,11 @@ pub struct State {
 }
 
 impl State {
+    /// New limits from a reload; they apply to the next message handled.
+    pub fn set_config(&mut self, cfg: SignalConfig) {
+        self.cfg = cfg;
+    }
+
     pub fn new(cfg: SignalConfig) -> Self {
         Self::with_rng(cfg, StdRng::from_os_rng())
     }

@@ -133,7 +133,11 @@ pub(super) fn upgrade(
     };
     let accept = derive_accept_key(key.as_bytes());
     let origin = header(h, header::ORIGIN);
-    if !origin_allowed(origin, header(h, header::HOST), &shared.cfg.allowed_origins) {
+    if !origin_allowed(
+        origin,
+        header(h, header::HOST),
+        &shared.cfg().allowed_origins,
+    ) {
         return refuse(
             StatusCode::FORBIDDEN,
             "this Origin may not open a WebSocket here",
@@ -155,8 +159,8 @@ pub(super) fn upgrade(
         Kind::Browser => None,
     };
     let resume = query_param(query, "resume");
-    let ip = client_ip(h, peer, shared.cfg.trust_forwarded_for);
-    let cfg = &shared.cfg;
+    let ip = client_ip(h, peer, shared.cfg().trust_forwarded_for);
+    let cfg = shared.cfg();
 
     let (tx, rx) = mpsc::channel(cfg.outbound_queue_len);
     let kill = Arc::new(Kill::default());
