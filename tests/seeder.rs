@@ -455,3 +455,104 @@ async fn upload_lands_in_incoming_and_resumes_after_a_disconnect() {
     c.close().await;
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upload_is_detected_and_reported() {
+    let srv = TestServer::start_with(|c| {
+        c.seeder.enabled = true;
+        c.seeder.webrtc.udp_bind = vec![LOOPBACK];
+        c.seeder.stall_timeout_secs = 2;
+    })
+    .await;
+    let data = random_bytes(3 << 20);
+    let mut c = Client::connect(&srv, None).await;
+    let offer = Message::Offer {
+        transfer_id: 1,
+        name: "stuck.bin".into(),
+        size: data.len() as u64,
+        hash: b3(&data),
+        folder: None,
+    };
+    c.send(offer).await;
+    assert_eq!(
+        c.next().await,
+        Err(Message::Accept {
+            transfer_id: 1,
+            offset: 0
+        })
+    );
+    c.chunks(1, &data, 0, 1 << 20).await;
+    // The sender goes quiet without closing: the seeder must notice and say so.
+    let t0 = std::time::Instant::now();
+    let reported = loop {
+        let ev = match c.held.pop_front() {
+            Some(ev) => ev,
+            None => tokio::time::timeout(WAIT, c.events.recv())
+                .await
+                .expect("a report")
+                .expect("open"),
+        };
+        match ev {
+            PeerEvent::Message {
+                binary: false,
+                data,
+                ..
+            } => {
+                if let Ok(Message::Error { message, .. }) =
+                    Message::parse(std::str::from_utf8(&data.data).unwrap())
+                {
+                    break message.unwrap_or_default();
+                }
+            }
+            PeerEvent::Closed { reason, .. } => break reason,
+            _ => {}
+        }
+    };
+    assert!(reported.contains("stalled"), "{reported}");
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "detected after {:?}",
+        t0.elapsed()
+    );
+    assert!(!srv.dirs.path().join("incoming/stuck.bin").exists());
+    c.close().await;
+    srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_never_comes_up_is_reported_through_signaling() {
+    let srv = TestServer::start_with(|c| {
+        c.seeder.enabled = true;
+        c.seeder.webrtc.udp_bind = vec![LOOPBACK];
+        c.seeder.webrtc.connect_timeout_secs = 1;
+    })
+    .await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", srv.addr))
+        .await
+        .unwrap();
+    ws_recv(&mut ws).await; // welcome
+    ws.send(Ws::text(json!({"type":"join","room":"home"}).to_string()))
+        .await
+        .unwrap();
+    // An offer from a peer that then vanishes: ICE can never complete.
+    let stop = CancellationToken::new();
+    let cfg = WebrtcConfig {
+        udp_bind: vec![LOOPBACK],
+        ..WebrtcConfig::default()
+    };
+    let (peers, _events) = Peers::start(cfg, stop.clone()).await.unwrap();
+    let offer = peers.create_offer("peerbox", &["peerbox"]).await.unwrap();
+    stop.cancel();
+    let msg = json!({"type":"signal","to":"peerbox","signal":{"kind":"offer","sdp":offer}});
+    ws.send(Ws::text(msg.to_string())).await.unwrap();
+    let bye = loop {
+        let m = ws_recv(&mut ws).await;
+        if m["type"] == "signal" && m["signal"]["kind"] == "bye" {
+            break m;
+        }
+    };
+    assert_eq!(bye["from"], "peerbox");
+    let reason = bye["signal"]["reason"].as_str().unwrap();
+    assert!(reason.contains("ICE/DTLS"), "{reason}");
+    srv.stop().await;
+}

@@ -218,6 +218,11 @@ impl Edge {
         out
     }
 
+    /// Whether an upload is in progress (bytes are expected from the peer).
+    pub fn receiving(&self) -> bool {
+        !self.uploads.is_empty()
+    }
+
     /// Whether any download still has bytes to send.
     pub fn sending(&self) -> bool {
         !self.downloads.is_empty()

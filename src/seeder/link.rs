@@ -116,6 +116,7 @@ impl Link {
                 }
             }
             let sending = state.as_ref().is_some_and(|s| s.edge.sending());
+            let receiving = state.as_ref().is_some_and(|s| s.edge.receiving());
             let input = if !waiting && pending.is_empty() && sending {
                 // Keep streaming, but let queued input (cancel, acks) in first.
                 match rx.try_recv() {
@@ -129,7 +130,8 @@ impl Link {
                     Err(mpsc::error::TryRecvError::Disconnected) => None,
                 }
             } else {
-                let busy = waiting && (sending || !pending.is_empty());
+                // A stall: our sends blocked, or an upload whose bytes stopped coming.
+                let busy = (waiting && (sending || !pending.is_empty())) || receiving;
                 let timer = tokio::time::sleep_until((last_progress + stall).into());
                 tokio::select! {
                     input = rx.recv() => input,

@@ -194,6 +194,13 @@ impl Hub {
                 Signal::Candidate { candidate, .. } => {
                     let _ = self.peers.add_candidate(&from, &candidate).await;
                 }
+                Signal::Bye { reason } => {
+                    tracing::debug!(remote = %from, %reason, "browser gave up the connection");
+                    if let Some(link) = self.links.remove(&from) {
+                        let _ = link.send(LinkInput::Closed);
+                    }
+                    let _ = self.peers.close(&from).await;
+                }
                 Signal::Answer { .. } | Signal::EndOfCandidates => {}
             },
             SignalEvent::Gone { name } => {
@@ -249,9 +256,22 @@ impl Hub {
                     let _ = link.send(LinkInput::BufferedLow);
                 }
             }
-            PeerEvent::ChannelClosed { remote, .. } | PeerEvent::Closed { remote, .. } => {
+            PeerEvent::ChannelClosed { remote, .. } => {
                 if let Some(link) = self.links.remove(&remote) {
                     let _ = link.send(LinkInput::Closed);
+                }
+            }
+            PeerEvent::Closed {
+                remote,
+                reason,
+                failed,
+            } => {
+                if let Some(link) = self.links.remove(&remote) {
+                    let _ = link.send(LinkInput::Closed);
+                }
+                if failed {
+                    tracing::info!(%remote, %reason, "peer connection failed; telling the browser");
+                    let _ = self.out.send((remote, Signal::Bye { reason }));
                 }
             }
             PeerEvent::Connected { remote } => tracing::debug!(%remote, "peer connected"),

@@ -37,6 +37,10 @@ pub enum Signal {
         username_fragment: Option<String>,
     },
     EndOfCandidates,
+    /// The sender gave up on the connection (ICE or DTLS failed, or it timed out).
+    Bye {
+        reason: String,
+    },
 }
 
 /// Messages a client sends. `from` and timestamps are never taken from here.
@@ -269,6 +273,10 @@ mod tests {
         assert!(parse(ok).is_ok());
         let eoc = r#"{"type":"signal","to":"x","signal":{"kind":"end-of-candidates"}}"#;
         assert!(parse(eoc).is_ok());
+        let bye = r#"{"type":"signal","to":"x","signal":{"kind":"bye","reason":"ICE failed"}}"#;
+        assert!(parse(bye).is_ok());
+        let bye = r#"{"type":"signal","to":"x","signal":{"kind":"bye"}}"#;
+        assert_eq!(code(parse(bye)), ErrorCode::BadMessage);
     }
 
     #[test]

@@ -46,6 +46,16 @@ sig.addEventListener('peers', (ev) => {
 sig.addEventListener('signal', async (ev) => {
   const { from, signal } = ev.detail;
   let entry = state.links.get(from);
+  if (signal.kind === 'bye') {
+    view.banner(`The connection to ${from} broke (${signal.reason}); reconnecting…`);
+    if (entry) {
+      entry.session.close(signal.reason);
+      entry.link.close();
+      state.links.delete(from);
+    }
+    if (from === state.seeder) setTimeout(() => state.seeder && !state.links.has(from) && connectTo(from, true), 1000);
+    return;
+  }
   if (signal.kind === 'offer' && entry?.link.offerer && entry.link.pc.signalingState !== 'stable') {
     // Both sides offered at once: the peer whose name sorts last yields.
     if (sig.name < from) return;
@@ -93,6 +103,7 @@ function connectTo(remote, offerer) {
   state.links.set(remote, entry);
   link.addEventListener('failed', () => {
     view.banner(`Could not reach ${remote} directly (network blocks peer-to-peer).`);
+    sig.signal(remote, { kind: 'bye', reason: 'ICE/DTLS connection failed in the browser' });
     state.links.delete(remote);
     session.close('connection failed');
     link.close();

@@ -12,6 +12,8 @@ const MAX_FRAME = 65536;
 const HIGH_WATER = 1 << 20;
 const LOW_WATER = 256 << 10;
 const READ_SLICE = 4 << 20;
+/** A download with no new bytes for this long is failed and cancelled, never left hanging. */
+const STALL_MS = 30_000;
 
 export class Session {
   constructor(link, { me, remote, view, seeder }) {
@@ -136,7 +138,14 @@ export class Session {
       },
     });
     row.progress(0);
-    this.downloads.set(id, { name, size, hash, sink, hasher: new Blake3(), got: 0, row });
+    const d = { name, size, hash, sink, hasher: new Blake3(), got: 0, row, last: Date.now() };
+    d.watchdog = setInterval(() => {
+      if (Date.now() - d.last > STALL_MS) {
+        this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
+        this.fail(id, `Stalled: no data for ${STALL_MS / 1000} s`);
+      }
+    }, 1000);
+    this.downloads.set(id, d);
   }
 
   onOffer(m) {
@@ -168,6 +177,7 @@ export class Session {
     d.sink.write(offset, data);
     d.hasher.update(data);
     d.got += data.byteLength;
+    d.last = Date.now();
     d.row.progress(d.got);
   }
 
@@ -175,6 +185,7 @@ export class Session {
     const d = this.downloads.get(m.transfer_id);
     if (!d) return;
     this.downloads.delete(m.transfer_id);
+    clearInterval(d.watchdog);
     if (d.got !== d.size) {
       d.row.fail(`Failed: got ${d.got} of ${d.size} bytes`);
       d.sink.abort();
@@ -250,6 +261,7 @@ export class Session {
     const d = this.downloads.get(id);
     if (d) {
       this.downloads.delete(id);
+      clearInterval(d.watchdog);
       d.hasher.drop();
       d.sink.abort();
       d.row.fail(text);

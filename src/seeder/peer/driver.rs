@@ -351,7 +351,7 @@ impl Driver {
             .map(|(n, _)| n.clone())
             .collect();
         for name in stale {
-            self.drop_conn(&name, "could not connect (ICE/DTLS timed out)");
+            self.fail_conn(&name, "could not connect (ICE/DTLS timed out)");
         }
     }
 
@@ -434,17 +434,26 @@ impl Driver {
             }
         }
         if let Some(reason) = closed {
-            self.drop_conn(name, &reason);
+            self.fail_conn(name, &reason);
         }
     }
 
     fn drop_conn(&mut self, name: &str, reason: &str) {
+        self.end_conn(name, reason, false);
+    }
+
+    fn fail_conn(&mut self, name: &str, reason: &str) {
+        self.end_conn(name, reason, true);
+    }
+
+    fn end_conn(&mut self, name: &str, reason: &str, failed: bool) {
         if let Some(mut c) = self.conns.remove(name) {
             c.rtc.disconnect();
             tracing::debug!(remote = %name, %reason, "peer connection closed");
             let _ = self.events.send(PeerEvent::Closed {
                 remote: name.to_owned(),
                 reason: reason.to_owned(),
+                failed,
             });
         }
     }

@@ -97,10 +97,12 @@ pub enum PeerEvent {
         remote: String,
         channel: ChannelId,
     },
-    /// The connection is gone (closed, failed, timed out); `reason` is for the other side.
+    /// The connection is gone; `failed` when it broke (ICE/DTLS/timeout) rather than being
+    /// closed on purpose, so the other side can be told through signaling.
     Closed {
         remote: String,
         reason: String,
+        failed: bool,
     },
 }
 
