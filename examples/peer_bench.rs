@@ -110,7 +110,7 @@ async fn main() {
                             n.notify_one();
                         }
                     }
-                    PeerEvent::Closed { remote, reason } => {
+                    PeerEvent::Closed { remote, reason, .. } => {
                         eprintln!("{remote} closed: {reason}");
                         waiters.lock().unwrap().retain(|(r, _), _| *r != remote);
                     }
