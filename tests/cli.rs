@@ -243,6 +243,29 @@ fn launch(cmd: &mut Command) -> (Child, SocketAddr) {
     (child, addr)
 }
 
+/// Starts `run --config conf` with stderr in `log`.
+fn launch_with_config(dir: &Path, conf: &Path, log: &Path) -> (Child, SocketAddr) {
+    launch(
+        peerbox(dir)
+            .args(["run", "--listen", "127.0.0.1:0", "--config"])
+            .arg(conf)
+            .stderr(std::fs::File::create(log).unwrap()),
+    )
+}
+
+/// Waits until the log file contains `needle`; returns the whole log.
+fn wait_for_log(path: &Path, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(path).unwrap_or_default();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(Instant::now() < deadline, "no {needle:?} in:\n{log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Starts the daemon on a free port and waits until it answers.
 fn start_daemon(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
     launch(
@@ -352,23 +375,8 @@ fn sighup_applies_log_level_and_names_what_needs_a_restart() {
     let conf = dir.path().join("peerbox.toml");
     std::fs::write(&conf, "[log]\nlevel = \"info\"\n").unwrap();
     let log_path = dir.path().join("stderr.log");
-    let (mut child, _) = launch(
-        peerbox(dir.path())
-            .args(["run", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&conf)
-            .stderr(std::fs::File::create(&log_path).unwrap()),
-    );
-    let wait_for = |needle: &str| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            if log.contains(needle) {
-                return log;
-            }
-            assert!(Instant::now() < deadline, "no {needle:?} in:\n{log}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
+    let (mut child, _) = launch_with_config(dir.path(), &conf, &log_path);
+    let wait_for = |needle: &str| wait_for_log(&log_path, needle);
     wait_for("listening");
     std::fs::write(
         &conf,
@@ -484,23 +492,8 @@ fn sighup_moves_the_seeder_to_new_rooms_and_applies_signaling_limits() {
     let conf = dir.path().join("peerbox.toml");
     std::fs::write(&conf, "[seeder]\nrooms = [\"home\"]\n").unwrap();
     let log_path = dir.path().join("stderr.log");
-    let (mut child, addr) = launch(
-        peerbox(dir.path())
-            .args(["run", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&conf)
-            .stderr(std::fs::File::create(&log_path).unwrap()),
-    );
-    let wait_for = |needle: &str| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-            if log.contains(needle) {
-                return log;
-            }
-            assert!(Instant::now() < deadline, "no {needle:?} in:\n{log}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
+    let (mut child, addr) = launch_with_config(dir.path(), &conf, &log_path);
+    let wait_for = |needle: &str| wait_for_log(&log_path, needle);
     wait_for("seeder joined its rooms");
     std::fs::write(
         &conf,
