@@ -34,6 +34,6 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
 command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --locked
 
-if [ -f tests/browser/package.json ] && [ ! -d tests/browser/node_modules ]; then
-    (cd tests/browser && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
+if [ -f tests/web/package.json ] && [ ! -d tests/web/node_modules ]; then
+    (cd tests/web && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
