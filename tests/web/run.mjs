@@ -95,6 +95,7 @@ async function openFirefox() {
 // One small page API over both drivers.
 function wrapPlaywright(page) {
   return {
+    acceptDialogs: () => page.on('dialog', (d) => d.accept()),
     nextDownload: async () => {
       const dl = await page.waitForEvent('download', { timeout: 60000 });
       return readFileSync(await dl.path());
@@ -111,6 +112,7 @@ function wrapPlaywright(page) {
 }
 function wrapPuppeteer(page) {
   return {
+    acceptDialogs: () => page.on('dialog', (d) => d.accept()),
     goto: (url) => page.goto(url),
     eval: (fn, arg) => page.evaluate(fn, arg),
     waitFor: (fn, arg, ms = 20000) => page.waitForFunction(fn, { timeout: ms }, arg),
@@ -194,6 +196,31 @@ const tests = {
     if (overflow) throw new Error('horizontal overflow at 375 px');
     await p.screenshot(join(ARTIFACTS, `main-375-${b.name}.png`));
     await p.close();
+  },
+
+  async 'a transfer between two browser pages, accepted first'(b) {
+    const room = `p2p-${b.name}`;
+    const a = await b.page();
+    const c = await b.page();
+    await ready(a, room);
+    const cName = await ready(c, room);
+    c.acceptDialogs();
+    await a.waitFor((n) => [...document.querySelectorAll('#send-to option')].some((o) => o.value === n), cName);
+    const name = `p2p-${b.name}.bin`;
+    const src = join(work, name);
+    const payload = randomBytes(2 << 20);
+    writeFileSync(src, payload);
+    const saved = b.name === 'chromium' ? c.nextDownload() : null;
+    await a.eval((n) => { document.getElementById('send-to').value = n; }, cName);
+    await a.setFiles('#file-input', [src]);
+    const state = (p) => p.waitFor((n) => document.querySelector(`[data-transfer="${n}"]`)?.dataset.state, name, 60000)
+      .then(() => p.eval((n) => document.querySelector(`[data-transfer="${n}"]`).textContent, name));
+    const [sent, got] = await Promise.all([state(a), state(c)]);
+    if (!got.includes('Verified')) throw new Error(`receiver: ${got}`);
+    if (!sent.includes('Delivered')) throw new Error(`sender: ${sent}`);
+    if (saved && sha(await saved) !== sha(payload)) throw new Error('received file differs');
+    await a.close();
+    await c.close();
   },
 
   async 'chat between two pages, shown as text'(b) {
