@@ -266,6 +266,18 @@ fn wait_for_log(path: &Path, needle: &str) -> String {
     }
 }
 
+/// Rewrites the config, sends SIGHUP and returns the daemon's "configuration reloaded" line.
+fn reload(child: &Child, conf: &Path, text: &str, log: &Path) -> String {
+    std::fs::write(conf, text).unwrap();
+    Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let log = wait_for_log(log, "configuration reloaded");
+    let line = log.lines().find(|l| l.contains("configuration reloaded"));
+    line.unwrap().to_owned()
+}
+
 /// Starts the daemon on a free port and waits until it answers.
 fn start_daemon(dir: &Path, extra: &[&str]) -> (Child, SocketAddr) {
     launch(
@@ -378,20 +390,12 @@ fn sighup_applies_log_level_and_names_what_needs_a_restart() {
     let (mut child, _) = launch_with_config(dir.path(), &conf, &log_path);
     let wait_for = |needle: &str| wait_for_log(&log_path, needle);
     wait_for("listening");
-    std::fs::write(
+    let line = reload(
+        &child,
         &conf,
         "[log]\nlevel = \"debug\"\n[server]\nshutdown_grace_secs = 3\n",
-    )
-    .unwrap();
-    Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let log = wait_for("configuration reloaded");
-    let line = log
-        .lines()
-        .find(|l| l.contains("configuration reloaded"))
-        .unwrap();
+        &log_path,
+    );
     assert!(line.contains("applied=log.level"), "{line}");
     assert!(
         line.contains("need_restart=server.shutdown_grace_secs"),
@@ -495,20 +499,12 @@ fn sighup_moves_the_seeder_to_new_rooms_and_applies_signaling_limits() {
     let (mut child, addr) = launch_with_config(dir.path(), &conf, &log_path);
     let wait_for = |needle: &str| wait_for_log(&log_path, needle);
     wait_for("seeder joined its rooms");
-    std::fs::write(
+    let line = reload(
+        &child,
         &conf,
         "[seeder]\nrooms = [\"lab\"]\n[signal]\nmax_peers_per_room = 2\n",
-    )
-    .unwrap();
-    Command::new("kill")
-        .args(["-HUP", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let log = wait_for("configuration reloaded");
-    let line = log
-        .lines()
-        .find(|l| l.contains("configuration reloaded"))
-        .unwrap();
+        &log_path,
+    );
     assert!(
         line.contains("seeder.rooms") && line.contains("signal.max_peers_per_room"),
         "{line}"
