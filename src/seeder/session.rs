@@ -71,6 +71,15 @@ fn text(m: Message) -> Action {
     Action::SendText(m.to_text())
 }
 
+/// Declines an offer or a download request.
+fn refuse(transfer_id: u32, code: Code) -> Action {
+    text(Message::Refuse {
+        transfer_id,
+        code,
+        message: None,
+    })
+}
+
 fn error(code: Code, transfer_id: Option<u32>, message: impl Into<String>) -> Action {
     text(Message::Error {
         code,
@@ -159,11 +168,7 @@ impl Session {
                 folder,
             } => {
                 if let Some(code) = self.admit(transfer_id) {
-                    return vec![text(Message::Refuse {
-                        transfer_id,
-                        code,
-                        message: None,
-                    })];
+                    return vec![refuse(transfer_id, code)];
                 }
                 self.uploads.insert(
                     transfer_id,
@@ -186,25 +191,13 @@ impl Session {
                 offset,
             } => {
                 if let Some(code) = self.admit(transfer_id) {
-                    return vec![text(Message::Refuse {
-                        transfer_id,
-                        code,
-                        message: None,
-                    })];
+                    return vec![refuse(transfer_id, code)];
                 }
                 let Some(file) = self.catalog.get(&file_id).cloned() else {
-                    return vec![text(Message::Refuse {
-                        transfer_id,
-                        code: Code::NotFound,
-                        message: None,
-                    })];
+                    return vec![refuse(transfer_id, Code::NotFound)];
                 };
                 if offset > file.size {
-                    return vec![text(Message::Refuse {
-                        transfer_id,
-                        code: Code::BadOffset,
-                        message: None,
-                    })];
+                    return vec![refuse(transfer_id, Code::BadOffset)];
                 }
                 self.downloads.insert(transfer_id, file.clone());
                 vec![Action::StartDownload {
