@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every peerbox test: formatting, lints, unit and integration tests (real sockets, real
 # files, real WebRTC peers, headless Chromium and Firefox in a private network namespace), and
-# the Debian package checks with an arm64 smoke run under qemu. Installs missing tools first.
+# a short soak run that must show no growth, and the Debian package checks with an arm64 smoke
+# run under qemu. Installs missing tools first.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,8 @@ stage() { # stage NAME COMMAND...
 stage "cargo fmt --check" cargo fmt --check
 stage "cargo clippy" cargo clippy --all-targets --locked -- -D warnings
 stage "cargo test" cargo test --all-targets --locked
+# Churn against the real daemon (built by cargo test); fails if RSS, fds or tasks grow.
+stage "soak (30 s)" target/debug/examples/soak target/debug/peerbox --secs 30
 for extra in scripts/test-browser.sh scripts/test-package.sh; do
     if [ -x "$extra" ]; then stage "$extra" "$extra"; fi
 done

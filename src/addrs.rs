@@ -4,7 +4,8 @@ use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 
 /// URLs for the listener; a wildcard address expands to every non-loopback interface.
-pub fn lan_urls(listen: SocketAddr) -> Vec<String> {
+pub fn lan_urls(listen: SocketAddr, https: bool) -> Vec<String> {
+    let scheme = if https { "https" } else { "http" };
     let ips: Vec<IpAddr> = if listen.ip().is_unspecified() {
         let want_v6 = listen.is_ipv6();
         if_addrs::get_if_addrs()
@@ -22,15 +23,19 @@ pub fn lan_urls(listen: SocketAddr) -> Vec<String> {
         vec![listen.ip()]
     };
     ips.into_iter()
-        .map(|ip| format!("http://{}/", SocketAddr::new(ip, listen.port())))
+        .map(|ip| format!("{scheme}://{}/", SocketAddr::new(ip, listen.port())))
         .collect()
 }
 
 /// Prints the URLs, and a QR code of the first one when stdout is a terminal a phone can scan.
-pub fn print_banner(listen: SocketAddr) {
+pub fn print_banner(listen: SocketAddr, https: bool) {
     print!(
         "{}",
-        banner(listen, &lan_urls(listen), std::io::stdout().is_terminal())
+        banner(
+            listen,
+            &lan_urls(listen, https),
+            std::io::stdout().is_terminal()
+        )
     );
 }
 
@@ -64,7 +69,7 @@ mod tests {
 
     #[test]
     fn explicit_address_gives_one_url() {
-        let urls = lan_urls("10.1.2.3:8080".parse().unwrap());
+        let urls = lan_urls("10.1.2.3:8080".parse().unwrap(), false);
         assert_eq!(urls, vec!["http://10.1.2.3:8080/".to_string()]);
     }
 
@@ -83,7 +88,7 @@ mod tests {
 
     #[test]
     fn wildcard_never_lists_loopback() {
-        for url in lan_urls("0.0.0.0:8080".parse().unwrap()) {
+        for url in lan_urls("0.0.0.0:8080".parse().unwrap(), false) {
             assert!(!url.contains("127.0.0.1"), "{url}");
             assert!(url.ends_with(":8080/"), "{url}");
         }

@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::http::bundle::Bundle;
+use crate::signal::token::{self, Tokens};
 use crate::signal::Hub;
 
 pub struct App {
@@ -35,7 +36,7 @@ impl App {
         let config = Arc::new(config);
         Arc::new(App {
             bundle: Bundle::new(config.server.web_dir.as_deref()),
-            signal: Hub::new(config.signal.clone()),
+            signal: Hub::new(config.signal.clone(), token_key(&config)),
             config,
             started: Instant::now(),
             local_addr,
@@ -45,4 +46,15 @@ impl App {
             seeder_rooms: std::sync::OnceLock::new(),
         })
     }
+}
+
+/// The resume-token key from the state directory; without one, names only survive reconnects,
+/// not restarts, which is worth a warning but not a refusal to start.
+fn token_key(config: &Config) -> Tokens {
+    let key = token::load_or_create_key(&config.storage.state_dir).unwrap_or_else(|e| {
+        tracing::warn!(dir = %config.storage.state_dir.display(), error = %e,
+            "cannot keep the resume-token key; names will not survive a restart");
+        rand::random()
+    });
+    Tokens::new(key)
 }

@@ -46,6 +46,10 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Open HTTP connections in total; further connections are closed at accept.
     pub max_connections: usize,
+    /// Host names (besides IP literals and localhost) that requests may carry in `Host`;
+    /// empty allows any. Guards against DNS rebinding.
+    pub allowed_hosts: Vec<String>,
+    pub tls: crate::http::tls::TlsConfig,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +61,8 @@ impl Default for ServerConfig {
             header_read_timeout_secs: 10,
             max_header_bytes: 16 * 1024,
             max_connections: 2048,
+            allowed_hosts: Vec::new(),
+            tls: Default::default(),
         }
     }
 }
@@ -239,6 +245,21 @@ impl Config {
         if self.server.max_connections == 0 {
             return bad("server.max_connections", "must be at least 1");
         }
+        let tls = &self.server.tls;
+        if tls.cert_file.is_some() != tls.key_file.is_some() {
+            return bad(
+                "server.tls.cert_file",
+                "set it together with server.tls.key_file",
+            );
+        }
+        if let Some(h) = self
+            .server
+            .allowed_hosts
+            .iter()
+            .find(|h| !valid_host_name(h))
+        {
+            return bad("server.allowed_hosts", &format!("`{h}` is not a host name"));
+        }
         if self.log.level.trim().is_empty() {
             return bad("log.level", "must not be empty");
         }
@@ -255,6 +276,14 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
+}
+
+/// A DNS name as it appears in `Host`, without port: letters, digits, `-` and `.`.
+fn valid_host_name(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 253
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 #[cfg(test)]

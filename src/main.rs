@@ -61,7 +61,7 @@ fn main() -> ExitCode {
             }
         };
         if let Ok(addr) = listener.local_addr() {
-            peerbox::addrs::print_banner(addr);
+            peerbox::addrs::print_banner(addr, config.server.tls.enabled);
         }
         match peerbox::server::run_with(listener, config, shutdown, control).await {
             Ok(()) => ExitCode::SUCCESS,

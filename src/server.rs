@@ -6,13 +6,11 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, Semaphore};
 
@@ -128,7 +126,17 @@ pub async fn serve(
             app.config.server.header_read_timeout_secs,
         ))
         .max_buf_size(app.config.server.max_header_bytes);
-    tracing::info!(addr = %local_addr, "listening");
+    let tls = match app.config.server.tls.enabled {
+        false => None,
+        true => {
+            let tls = crate::http::tls::load(&app.config.server.tls, &app.config.storage.state_dir)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            tracing::info!(cert = %tls.cert_path.display(), sha256 = %tls.fingerprint,
+                "HTTPS on; check this fingerprint when a browser asks about the certificate");
+            Some(tls.acceptor)
+        }
+    };
+    tracing::info!(addr = %local_addr, tls = tls.is_some(), "listening");
     crate::systemd::spawn_watchdog();
     // READY=1 once the seeder has joined its rooms (it needs this accept loop running to do
     // so), or at once when it is off or failed to start.
@@ -168,30 +176,7 @@ pub async fn serve(
                 "connection refused: server.max_connections reached");
             continue;
         };
-        let _ = stream.set_nodelay(true);
-        let app2 = app.clone();
-        let service = service_fn(move |req| crate::http::handle(app2.clone(), peer, req));
-        let conn = http
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
-        let app3 = app.clone();
-        app.tasks.spawn(async move {
-            app3.http_connections.fetch_add(1, Ordering::Relaxed);
-            let mut conn = std::pin::pin!(conn);
-            let result = tokio::select! {
-                r = conn.as_mut() => r,
-                () = app3.shutdown.cancelled() => {
-                    // Finish the request in flight (if any), then close; idle ones close now.
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = result {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
-            app3.http_connections.fetch_sub(1, Ordering::Relaxed);
-            drop(permit);
-        });
+        crate::http::conn::spawn(app.clone(), http.clone(), stream, peer, permit, tls.clone());
     }
 
     drop(listener);

@@ -1,28 +1,14 @@
 //! The real `peerbox` binary: config layering, exit codes, start-up errors, SIGTERM drain.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use common::daemon::{launch, peerbox, BIN};
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_peerbox");
-
-/// A command with no system config, no inherited PEERBOX_* variables, run inside `dir`.
-fn peerbox(dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir)
-        .arg("--system-config")
-        .arg(dir.join("no-system-config.toml"))
-        .env_remove("RUST_LOG")
-        .env_remove("JOURNAL_STREAM");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PEERBOX_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
-}
 
 fn effective(out: &Output) -> toml::Value {
     assert!(
@@ -218,29 +204,6 @@ fn port_in_use_and_bad_directories_are_one_clear_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(73));
     assert_one_clear_line(&out, "state directory");
-}
-
-/// Spawns `cmd` (which listens on 127.0.0.1:0) and reads the bound address from the banner,
-/// so no test races another for a port.
-fn launch(cmd: &mut Command) -> (Child, SocketAddr) {
-    let mut child = cmd.stdout(Stdio::piped()).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let first = lines.next().unwrap().unwrap();
-    assert!(first.contains("peerbox is running"), "{first}");
-    let url = lines.next().unwrap().unwrap();
-    let addr: SocketAddr = url
-        .trim()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .unwrap_or_else(|_| panic!("no address in {url:?}"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "daemon never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (child, addr)
 }
 
 /// Starts `run --config conf` with stderr in `log`.

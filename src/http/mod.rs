@@ -1,6 +1,9 @@
 //! The one HTTP port: web bundle, health, metrics, and the `/ws` signaling upgrade.
 
 pub mod bundle;
+pub mod conn;
+mod guard;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -15,6 +18,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
 use crate::app::App;
+use guard::{host_refused, https_redirect};
 
 pub type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
@@ -63,10 +67,15 @@ fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
 pub async fn handle(
     app: Arc<App>,
     peer: SocketAddr,
+    secure: bool,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
-    let mut res = if path == "/ws" {
+    let mut res = if let Some(refused) = host_refused(&app, &req) {
+        refused
+    } else if let Some(redirect) = https_redirect(&app, secure, &req) {
+        redirect
+    } else if path == "/ws" {
         app.signal.upgrade(&app, peer, req).await
     } else {
         match *req.method() {
@@ -239,6 +248,16 @@ fn metrics(app: &App) -> String {
         "# HELP peerbox_http_connections Open HTTP connections.\n\
          # TYPE peerbox_http_connections gauge\npeerbox_http_connections {}",
         app.http_connections.load(Ordering::Relaxed)
+    );
+    // Tasks alive in the runtime (connections, sessions, transfers, timers): the soak test
+    // watches this for leaks.
+    let _ = writeln!(
+        out,
+        "# HELP peerbox_runtime_alive_tasks Tasks alive in the async runtime.\n\
+         # TYPE peerbox_runtime_alive_tasks gauge\npeerbox_runtime_alive_tasks {}",
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
     );
     app.signal.render_metrics(&mut out);
     out

@@ -11,6 +11,7 @@ pub mod names;
 pub mod protocol;
 mod session;
 pub mod state;
+pub mod token;
 mod upgrade;
 
 pub use config::{IceServer, SignalConfig};
@@ -141,13 +142,19 @@ impl Shared {
 }
 
 impl Hub {
-    pub fn new(config: SignalConfig) -> Self {
+    /// `tokens` signs resume tokens; give it the key kept in the state directory so names
+    /// survive a restart.
+    pub fn new(config: SignalConfig, tokens: token::Tokens) -> Self {
         let bytes: [u8; 32] = rand::random();
         let seeder_token = bytes.iter().map(|b| format!("{b:02x}")).collect();
         Hub {
             shared: Arc::new(Shared {
                 inner: Mutex::new(Inner {
-                    state: State::new(config.clone()),
+                    state: {
+                        let mut state = State::new(config.clone());
+                        state.set_tokens(tokens);
+                        state
+                    },
                     links: HashMap::new(),
                     per_addr: HashMap::new(),
                 }),

@@ -10,6 +10,7 @@ use super::config::SignalConfig;
 use super::names;
 use super::protocol::PROTOCOL_VERSION;
 use super::protocol::{error, ClientMsg, ErrorCode, Kind, Limits, PeerInfo, ServerMsg, Signal};
+use super::token::Tokens;
 
 pub type ConnId = u64;
 
@@ -76,6 +77,7 @@ pub struct State {
     names: HashMap<String, Holder>,
     next_id: ConnId,
     rng: StdRng,
+    tokens: Tokens,
 }
 
 impl State {
@@ -88,8 +90,9 @@ impl State {
         Self::with_rng(cfg, StdRng::from_os_rng())
     }
 
-    pub fn with_rng(cfg: SignalConfig, rng: StdRng) -> Self {
+    pub fn with_rng(cfg: SignalConfig, mut rng: StdRng) -> Self {
         State {
+            tokens: Tokens::new(rng.random()),
             cfg,
             peers: HashMap::new(),
             rooms: BTreeMap::new(),
@@ -126,9 +129,14 @@ impl State {
             .retain(|_, h| !matches!(h, Holder::Reserved { until, .. } if *until <= now));
     }
 
-    fn new_token(&mut self) -> String {
-        let bytes: [u8; 16] = self.rng.random();
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    /// Signs resume tokens with a key that survives restarts (see [`Tokens`]).
+    pub fn set_tokens(&mut self, tokens: Tokens) {
+        self.tokens = tokens;
+    }
+
+    fn new_token(&mut self, name: &str) -> String {
+        let nonce = self.rng.random();
+        self.tokens.issue(name, nonce)
     }
 
     /// Admits a new connection. `wanted` is the seeder's chosen name; `resume` a token from an
@@ -172,7 +180,7 @@ impl State {
         };
         let id = self.next_id;
         self.next_id += 1;
-        let token = self.new_token();
+        let token = self.new_token(&name);
         self.names.insert(name.clone(), Holder::Live(id));
         self.peers.insert(
             id,
@@ -212,18 +220,16 @@ impl State {
         })
     }
 
-    /// The name a token can take back: held by a live connection or still reserved.
+    /// The name a token can take back: the live or reserved name it was issued with, or, after
+    /// a restart or a lapsed reservation, its name if nobody holds that name now.
     fn holder_of_token(&self, token: &str) -> Option<String> {
-        if token.is_empty() {
-            return None;
-        }
-        if let Some(p) = self.peers.values().find(|p| p.token == token) {
-            return Some(p.name.clone());
-        }
-        self.names.iter().find_map(|(n, h)| match h {
-            Holder::Reserved { token: t, .. } if t == token => Some(n.clone()),
-            _ => None,
-        })
+        let name = self.tokens.verify(token)?;
+        let same_issue = match self.names.get(&name) {
+            Some(Holder::Live(id)) => self.peers.get(id).is_some_and(|p| p.token == token),
+            Some(Holder::Reserved { token: t, .. }) => t == token,
+            None => true,
+        };
+        same_issue.then_some(name)
     }
 
     /// The connection is gone: leave every room and hold the name for the grace period.

@@ -193,13 +193,34 @@ fn abrupt_departure_updates_rosters_and_resume_within_grace() {
     else {
         unreachable!()
     };
-    // After the grace period the (rotated) token no longer works.
+    // The first token was rotated away: it cannot take the name from its live holder.
+    let stale = s
+        .admit(Kind::Browser, None, Some(&resume_token), 20_500)
+        .unwrap();
+    assert!(
+        matches!(&stale.welcome, ServerMsg::Welcome { name, resumed: false, .. } if *name != an)
+    );
+    assert_eq!(stale.evicted, None);
+    // After the grace period a free name still comes back (as after a daemon restart)...
     s.depart(back.id, 21_000);
     let late = s.admit(Kind::Browser, None, Some(&token2), 51_001).unwrap();
-    assert!(matches!(
-        &late.welcome,
-        ServerMsg::Welcome { resumed: false, .. }
-    ));
+    assert!(matches!(&late.welcome, ServerMsg::Welcome { name, resumed: true, .. } if *name == an));
+    // ...but once somebody else holds it, the old token gets a fresh name.
+    s.depart(late.id, 52_000);
+    let ServerMsg::Welcome {
+        resume_token: token3,
+        ..
+    } = late.welcome
+    else {
+        unreachable!()
+    };
+    let taker = s.admit(Kind::Seeder, Some(&an), None, 90_000).unwrap();
+    let lost = s.admit(Kind::Browser, None, Some(&token3), 90_001).unwrap();
+    assert!(
+        matches!(&lost.welcome, ServerMsg::Welcome { name, resumed: false, .. } if *name != an)
+    );
+    assert_eq!(lost.evicted, None);
+    assert_eq!(s.name_of(taker.id), Some(an.as_str()));
 }
 
 #[test]

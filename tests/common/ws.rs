@@ -26,13 +26,23 @@ pub struct Server {
     pub app: Arc<App>,
     stop: Option<oneshot::Sender<()>>,
     handle: tokio::task::JoinHandle<std::io::Result<()>>,
+    _state: Option<tempfile::TempDir>,
 }
 
 pub async fn start(signal: SignalConfig) -> Server {
+    let state = tempfile::tempdir().unwrap();
+    let mut server = start_in(signal, state.path()).await;
+    server._state = Some(state);
+    server
+}
+
+/// A server keeping its state (the resume-token key) in `state_dir`, to test restarts.
+pub async fn start_in(signal: SignalConfig, state_dir: &std::path::Path) -> Server {
     let mut config = Config {
         signal,
         ..Default::default()
     };
+    config.storage.state_dir = state_dir.to_owned();
     config.server.shutdown_grace_secs = 5;
     // Signaling tests count every connection; the daemon's own seeder stays out of them.
     config.seeder.enabled = false;
@@ -54,6 +64,7 @@ pub async fn start(signal: SignalConfig) -> Server {
         app,
         stop: Some(tx),
         handle,
+        _state: None,
     }
 }
 

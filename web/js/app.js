@@ -2,7 +2,8 @@
 import { $ } from './dom.js';
 import { Signaling } from './signaling.js';
 import { PeerLink } from './rtc.js';
-import { Session } from './transfer.js';
+import { Session, resumeStats } from './transfer.js';
+import { capabilities, cleanupStale, handover } from './sink.js';
 import * as view from './view.js';
 
 const params = new URLSearchParams(location.search);
@@ -16,7 +17,8 @@ const state = {
 };
 
 const sig = new Signaling(room);
-globalThis.peerbox = { state, sig }; // for tests and debugging
+globalThis.peerbox = { state, sig, resumeStats, handover, sinks: capabilities() }; // for tests and debugging
+cleanupStale();
 
 $('room-label').textContent = room;
 view.bindQr(room);
@@ -25,6 +27,12 @@ view.bindSend((files, target) => sendFiles(files, target));
 
 sig.addEventListener('welcome', (ev) => {
   $('my-name').textContent = ev.detail.name;
+  // Back after losing the server: if the daemon restarted, the old seeder link is dead even
+  // when it does not know it yet. Drop it; the next roster with the seeder makes a new one and
+  // paused transfers continue there.
+  const seederEntry = state.seeder && state.links.get(state.seeder);
+  if (seederEntry) dropLink(state.seeder, seederEntry, 'server reconnected', false);
+  state.seeder = null;
   view.setOnline(true);
   view.banner('');
 });
@@ -48,20 +56,13 @@ sig.addEventListener('signal', async (ev) => {
   let entry = state.links.get(from);
   if (signal.kind === 'bye') {
     view.banner(`The connection to ${from} broke (${signal.reason}); reconnecting…`);
-    if (entry) {
-      entry.session.close(signal.reason);
-      entry.link.close();
-      state.links.delete(from);
-    }
-    if (from === state.seeder) setTimeout(() => state.seeder && !state.links.has(from) && connectTo(from, true), 1000);
+    if (entry) dropLink(from, entry, signal.reason);
     return;
   }
   if (signal.kind === 'offer' && entry?.link.offerer && entry.link.pc.signalingState !== 'stable') {
     // Both sides offered at once: the peer whose name sorts last yields.
     if (sig.name < from) return;
-    entry.session.close('renegotiating');
-    entry.link.close();
-    state.links.delete(from);
+    dropLink(from, entry, 'renegotiating', false);
     entry = null;
   }
   if (!entry && signal.kind === 'offer') entry = connectTo(from, false);
@@ -83,11 +84,7 @@ function onRoster() {
   // or they connect to us. Drop links to peers that left.
   if (seeder && !state.links.has(seeder.name)) connectTo(seeder.name, true);
   for (const [name, entry] of state.links) {
-    if (!others.some((p) => p.name === name)) {
-      entry.session.close('peer left');
-      entry.link.close();
-      state.links.delete(name);
-    }
+    if (!others.some((p) => p.name === name)) dropLink(name, entry, 'peer left', false);
   }
   if (!seeder) view.renderCatalog(null);
 }
@@ -104,12 +101,24 @@ function connectTo(remote, offerer) {
   link.addEventListener('failed', () => {
     view.banner(`Could not reach ${remote} directly (network blocks peer-to-peer).`);
     sig.signal(remote, { kind: 'bye', reason: 'ICE/DTLS connection failed in the browser' });
-    state.links.delete(remote);
-    session.close('connection failed');
-    link.close();
+    dropLink(remote, entry, 'connection failed');
   });
+  // The seeder closes its channels when it restarts; its transfers pause and resume on the
+  // next link (transfer.js), which is made at once when the seeder is still in the room.
+  link.addEventListener('channelclose', () => dropLink(remote, entry, 'connection closed'));
   if (offerer) link.start();
   return entry;
+}
+
+/** Ends one link; its running transfers pause (transfer.js) and resume on the next link. */
+function dropLink(remote, entry, reason, reconnect = true) {
+  entry.session.close(reason);
+  entry.link.close();
+  if (state.links.get(remote) !== entry) return;
+  state.links.delete(remote);
+  if (reconnect && remote === state.seeder) {
+    setTimeout(() => state.seeder === remote && !state.links.has(remote) && connectTo(remote, true), 1000);
+  }
 }
 
 async function sendFiles(files, target) {

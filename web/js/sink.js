@@ -10,6 +10,9 @@
 
 const MiB = 1 << 20;
 
+/** How the last finished file reached the browser's downloads (for tests and debugging). */
+export const handover = { last: null };
+
 export function capabilities() {
   const opfs = !!(globalThis.isSecureContext && navigator.storage?.getDirectory && globalThis.Worker);
   const sw = !!(globalThis.isSecureContext && 'serviceWorker' in navigator);
@@ -39,7 +42,20 @@ function serviceWorker() {
   if (!swReady) {
     swReady = navigator.serviceWorker
       .register('/sw.js', { scope: '/' })
-      .then(() => navigator.serviceWorker.ready);
+      .then(() => navigator.serviceWorker.ready)
+      .then(() => {
+        // Active is not enough: the page must be controlled, or the download request would go
+        // to the network. The worker claims open pages on activation; wait for that, briefly.
+        if (navigator.serviceWorker.controller) return;
+        return new Promise((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error('service worker never took control')), 3000);
+          navigator.serviceWorker.addEventListener('controllerchange', () => {
+            clearTimeout(t);
+            resolve();
+          }, { once: true });
+        });
+      });
+    swReady.catch(() => { swReady = null; });
   }
   return swReady;
 }
@@ -85,9 +101,29 @@ class OpfsSink {
 
   async finish() {
     await opfs('close', { key: this.key });
-    await serviceWorker();
-    const url = `/__peerbox_download/${encodeURIComponent(this.key)}/${encodeURIComponent(this.name)}?type=${encodeURIComponent(this.mime || 'application/octet-stream')}`;
-    triggerDownload(url, this.name);
+    try {
+      await serviceWorker();
+      const url = `/__peerbox_download/${encodeURIComponent(this.key)}/${encodeURIComponent(this.name)}?type=${encodeURIComponent(this.mime || 'application/octet-stream')}`;
+      // A hidden frame navigates to the worker's attachment response: Chromium cancels an
+      // <a download> whose response comes from a service worker, a frame navigation it keeps.
+      const frame = document.createElement('iframe');
+      frame.hidden = true;
+      frame.src = url;
+      document.body.append(frame);
+      handover.last = 'service-worker';
+      setTimeout(() => frame.remove(), 60_000);
+    } catch (err) {
+      // No service worker (blocked, or a certificate the browser only half trusts): the OPFS
+      // file is still on disk, and a File from it is disk-backed, so hand that over instead.
+      console.warn('service worker unavailable; saving from OPFS directly', err);
+      const root = await navigator.storage.getDirectory();
+      const dir = await root.getDirectoryHandle('peerbox-incoming');
+      const file = await (await dir.getFileHandle(this.key)).getFile();
+      const url = URL.createObjectURL(new Blob([file], { type: this.mime || 'application/octet-stream' }));
+      triggerDownload(url, this.name);
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      handover.last = 'opfs-file';
+    }
   }
 
   abort() {
@@ -131,6 +167,7 @@ class MemorySink {
     this.blobs = [];
     const url = URL.createObjectURL(blob);
     triggerDownload(url, this.name);
+    handover.last = 'memory';
     setTimeout(() => URL.revokeObjectURL(url), 60_000);
     return blob;
   }
@@ -149,6 +186,24 @@ function triggerDownload(url, name) {
   document.body.append(a);
   a.click();
   a.remove();
+}
+
+/**
+ * Removes what earlier page loads left in OPFS: unfinished files (nothing resumes across a
+ * reload) and finished ones the service worker has long since handed over.
+ */
+export async function cleanupStale(maxAgeMs = 10 * 60_000) {
+  if (!capabilities().opfs) return;
+  try {
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle('peerbox-incoming', { create: true });
+    for await (const [name, handle] of dir.entries()) {
+      const file = await handle.getFile().catch(() => null);
+      if (file && Date.now() - file.lastModified > maxAgeMs) await dir.removeEntry(name).catch(() => {});
+    }
+  } catch (err) {
+    console.warn('OPFS cleanup failed', err);
+  }
 }
 
 /** A sink for one incoming file; `key` identifies it across reloads (e.g. its hash). */

@@ -14,6 +14,48 @@ const LOW_WATER = 256 << 10;
 const READ_SLICE = 4 << 20;
 /** A download with no new bytes for this long is failed and cancelled, never left hanging. */
 const STALL_MS = 30_000;
+/** How long transfers cut off by a lost connection wait for their peer to come back. */
+const PAUSE_MS = 5 * 60_000;
+
+// Transfers interrupted by a Wi-Fi blip or a daemon restart, per remote name. The received bytes
+// (sink), the running hash and the progress row are kept, so the next session with that peer
+// continues from the byte where this one stopped instead of starting over.
+const paused = new Map(); // remote -> {downloads: [d], uploads: [up], timer}
+export const resumeStats = { downloads: 0, uploads: 0, lastOffset: 0 };
+
+function pause(remote, downloads, uploads) {
+  const p = paused.get(remote) || { downloads: [], uploads: [], timer: null };
+  p.downloads.push(...downloads);
+  p.uploads.push(...uploads);
+  for (const t of [...downloads, ...uploads]) {
+    t.cancel = () => {
+      p.downloads = p.downloads.filter((d) => d !== t);
+      p.uploads = p.uploads.filter((u) => u !== t);
+      t.hasher?.drop();
+      t.sink?.abort();
+      t.row.fail('Canceled');
+    };
+  }
+  clearTimeout(p.timer);
+  p.timer = setTimeout(() => {
+    paused.delete(remote);
+    for (const d of p.downloads) {
+      d.hasher.drop();
+      d.sink.abort();
+      d.row.fail(`Failed: ${remote} did not come back`);
+    }
+    for (const u of p.uploads) u.row.fail(`Failed: ${remote} did not come back`);
+  }, PAUSE_MS);
+  paused.set(remote, p);
+}
+
+function unpause(remote) {
+  const p = paused.get(remote);
+  if (!p) return { downloads: [], uploads: [] };
+  clearTimeout(p.timer);
+  paused.delete(remote);
+  return p;
+}
 
 export class Session {
   constructor(link, { me, remote, view, seeder }) {
@@ -66,6 +108,7 @@ export class Session {
     switch (m.type) {
       case 'hello':
         this.ready = true;
+        this.resumePaused();
         for (const f of this.queue.splice(0)) this.offerUpload(f);
         break;
       case 'catalog':
@@ -123,22 +166,31 @@ export class Session {
     if (warning && !window.confirm(`${warning}\n\nDownload ${file.path} anyway?`)) return;
     const id = this.id();
     const name = file.path.split('/').pop();
-    this.startReceive(id, { name, size: file.size, hash: file.hash, mime: file.mime });
-    await this.downloads.get(id).sink.open();
+    const d = this.startReceive(id, { name, size: file.size, hash: file.hash, mime: file.mime });
+    d.fileId = file.id;
+    await d.sink.open();
     this.send({ type: 'download', transfer_id: id, file_id: file.id, offset: 0 });
   }
 
   startReceive(id, { name, size, hash, mime }) {
-    const sink = createSink({ key: `${hash}-${id}`, name, mime });
-    const row = this.view.addTransfer({
-      direction: 'down', name, size, peer: this.remote,
-      onCancel: () => {
-        this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
-        this.fail(id, 'Canceled');
-      },
+    const sink = createSink({ key: `${hash}-${Date.now()}-${id}`, name, mime });
+    const d = { name, size, hash, sink, hasher: new Blake3(), got: 0, last: Date.now() };
+    d.row = this.view.addTransfer({
+      direction: 'down', name, size, peer: this.remote, onCancel: () => d.cancel(),
     });
-    row.progress(0);
-    const d = { name, size, hash, sink, hasher: new Blake3(), got: 0, row, last: Date.now() };
+    d.row.progress(0);
+    this.attachDownload(id, d);
+    return d;
+  }
+
+  /** Makes `d` (new, or paused by an earlier session) this session's transfer `id`. */
+  attachDownload(id, d) {
+    d.last = Date.now();
+    d.cancel = () => {
+      this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
+      this.fail(id, 'Canceled');
+    };
+    clearInterval(d.watchdog);
     d.watchdog = setInterval(() => {
       if (Date.now() - d.last > STALL_MS) {
         this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
@@ -148,7 +200,37 @@ export class Session {
     this.downloads.set(id, d);
   }
 
+  /** Continues what the last session with this peer left unfinished. */
+  resumePaused() {
+    const { downloads, uploads } = unpause(this.remote);
+    for (const d of downloads) {
+      if (d.fileId === undefined) {
+        // From a browser: it re-offers the file, and onOffer takes it back at `got`.
+        pause(this.remote, [d], []);
+        continue;
+      }
+      const id = this.id();
+      this.attachDownload(id, d);
+      d.row.status(`Resuming at ${fmt.bytes(d.got)}…`);
+      resumeStats.downloads += 1;
+      resumeStats.lastOffset = d.got;
+      this.send({ type: 'download', transfer_id: id, file_id: d.fileId, offset: d.got });
+    }
+    for (const up of uploads) this.offerUpload(up.file, up);
+  }
+
   onOffer(m) {
+    const back = paused.get(this.remote)?.downloads.find((d) => d.hash === m.hash && d.size === m.size);
+    if (back) {
+      // The same file from the same sender, cut off earlier: it was accepted then.
+      const p = paused.get(this.remote);
+      p.downloads = p.downloads.filter((d) => d !== back);
+      this.attachDownload(m.transfer_id, back);
+      resumeStats.downloads += 1;
+      resumeStats.lastOffset = back.got;
+      this.send({ type: 'accept', transfer_id: m.transfer_id, offset: back.got });
+      return;
+    }
     // Another browser wants to send us a file: the user decides first.
     const ok = window.confirm(`${this.remote} wants to send you "${m.name}" (${fmt.bytes(m.size)}). Accept?`);
     if (!ok) {
@@ -207,24 +289,34 @@ export class Session {
 
   // ---- sending ------------------------------------------------------------------------------
 
-  async offerUpload(file) {
+  /** Offers `file`; `earlier` is the same upload paused by a lost connection (hash known). */
+  async offerUpload(file, earlier = null) {
     if (!this.ready) {
       this.queue.push(file);
       return;
     }
     const id = this.id();
-    const row = this.view.addTransfer({
-      direction: 'up', name: file.name, size: file.size, peer: this.remote,
-      onCancel: () => {
-        this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
-        this.fail(id, 'Canceled');
-      },
-    });
-    row.status('Preparing (hashing)…');
-    const hash = await hashBlob(file);
-    this.uploads.set(id, { file, hash, row, sent: 0 });
-    row.status('Waiting for the receiver to accept…');
-    this.send({ type: 'offer', transfer_id: id, name: file.name, size: file.size, hash });
+    const up = earlier || { file, hash: null, sent: 0 };
+    up.cancel = () => {
+      this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
+      this.fail(id, 'Canceled');
+    };
+    if (!up.row) {
+      up.row = this.view.addTransfer({
+        direction: 'up', name: file.name, size: file.size, peer: this.remote, onCancel: () => up.cancel(),
+      });
+    }
+    if (!up.hash) {
+      up.row.status('Preparing (hashing)…');
+      up.hash = await hashBlob(file);
+      if (this.closed) {
+        pause(this.remote, [], [up]);
+        return;
+      }
+    }
+    this.uploads.set(id, up);
+    up.row.status(earlier ? 'Reconnected; offering the rest…' : 'Waiting for the receiver to accept…');
+    this.send({ type: 'offer', transfer_id: id, name: file.name, size: file.size, hash: up.hash });
   }
 
   async onAccept(m) {
@@ -232,6 +324,10 @@ export class Session {
     if (!up) return;
     const ch = this.channel;
     let offset = m.offset;
+    if (offset > 0) {
+      resumeStats.uploads += 1;
+      resumeStats.lastOffset = offset;
+    }
     up.row.progress(offset);
     const frame = MAX_FRAME - HEADER;
     while (offset < up.file.size) {
@@ -273,7 +369,20 @@ export class Session {
     }
   }
 
+  /** The connection is gone: running transfers wait for the peer to come back (see pause). */
   close(reason) {
-    for (const id of [...this.downloads.keys(), ...this.uploads.keys()]) this.fail(id, `Interrupted: ${reason}`);
+    this.closed = true;
+    const downloads = [...this.downloads.values()];
+    const uploads = [...this.uploads.values()].filter((u) => u.hash);
+    for (const [id, u] of this.uploads) if (!u.hash) this.fail(id, `Interrupted: ${reason}`);
+    for (const d of downloads) {
+      clearInterval(d.watchdog);
+      d.row.status(`Paused at ${fmt.bytes(d.got)} (${reason}); resumes when ${this.remote} is back…`);
+    }
+    for (const u of uploads) u.row.status(`Paused (${reason}); resumes when ${this.remote} is back…`);
+    this.downloads.clear();
+    this.uploads.clear();
+    for (const file of this.queue.splice(0)) uploads.push({ file, hash: null, sent: 0 });
+    if (downloads.length || uploads.length) pause(this.remote, downloads, uploads);
   }
 }

@@ -1,0 +1,292 @@
+//! Soak run: churn against the real daemon binary while watching it for leaks.
+//!
+//! Every round, WebRTC peers join, start a download and an upload, cancel both half-way and
+//! leave, while signaling-only clients join rooms, chat and vanish without a close frame. After
+//! each round the daemon's RSS, open file descriptors, threads and live async tasks are sampled
+//! from /proc and /metrics. At the end, once idle, they must be back near the level of the
+//! first idle sample: the run exits 1 if anything grew.
+//!
+//! ```text
+//! cargo build --release --bin peerbox --example soak
+//! target/release/examples/soak target/release/peerbox --secs 300
+//! ```
+
+#[path = "../tests/common/peer.rs"]
+#[allow(dead_code)]
+mod peer;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use peer::Client;
+use peerbox::seeder::protocol::{Code, Message};
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+const CONFIG: &str = r#"
+[seeder.webrtc]
+udp_bind = ["127.0.0.1"]
+[watch]
+settle_ms = 50
+[signal]
+max_connections_per_address = 64
+rate_per_sec = 100
+rate_burst = 200
+"#;
+const WEBRTC_PEERS: usize = 3;
+const WS_CLIENTS: usize = 20;
+
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    secs: f64,
+    rss_kib: u64,
+    fds: usize,
+    threads: usize,
+    tasks: u64,
+    signal_conns: u64,
+}
+
+fn proc_status(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn count_dir(path: String) -> usize {
+    std::fs::read_dir(path).map(|d| d.count()).unwrap_or(0)
+}
+
+async fn metric(addr: SocketAddr, name: &str) -> u64 {
+    let text = async {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .ok()?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).await.ok()?;
+        Some(buf)
+    }
+    .await
+    .unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn sample(pid: u32, addr: SocketAddr, t0: Instant) -> Sample {
+    Sample {
+        secs: t0.elapsed().as_secs_f64(),
+        rss_kib: proc_status(pid, "VmRSS:"),
+        fds: count_dir(format!("/proc/{pid}/fd")),
+        threads: count_dir(format!("/proc/{pid}/task")),
+        tasks: metric(addr, "peerbox_runtime_alive_tasks").await,
+        signal_conns: metric(addr, "peerbox_signal_connections").await,
+    }
+}
+
+/// One WebRTC peer's life: join, start a download and an upload, cancel both, leave.
+async fn webrtc_churn(addr: SocketAddr, upload: &[u8]) {
+    let mut c = Client::connect(addr, None).await;
+    let file = c.file("soak.bin").await;
+    c.send(Message::Download {
+        transfer_id: 1,
+        file_id: file.id.clone(),
+        offset: 0,
+    })
+    .await;
+    let mut got = 0;
+    while got < 1 << 20 {
+        match c.next().await {
+            Ok(raw) => got += raw.len(),
+            Err(m) => panic!("download: {m:?}"),
+        }
+    }
+    c.send(Message::Cancel {
+        transfer_id: 1,
+        code: Code::Canceled,
+    })
+    .await;
+    c.send(Message::Offer {
+        transfer_id: 3,
+        name: "soak-upload.bin".into(),
+        size: upload.len() as u64,
+        hash: blake3::hash(upload).to_hex().to_string(),
+        folder: None,
+    })
+    .await;
+    loop {
+        match c.next().await {
+            Ok(_) => {} // chunks of the canceled download still in flight
+            Err(Message::Accept { transfer_id: 3, .. }) => break,
+            Err(Message::Refuse { code, .. }) => panic!("upload refused: {code:?}"),
+            Err(_) => {}
+        }
+    }
+    c.chunks(3, upload, 0, upload.len() / 4).await;
+    c.send(Message::Cancel {
+        transfer_id: 3,
+        code: Code::Canceled,
+    })
+    .await;
+    c.close().await;
+}
+
+/// A signaling-only client that joins, chats and drops the TCP connection without a close.
+async fn ws_churn(addr: SocketAddr, i: usize) {
+    let Ok((mut ws, _)) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await else {
+        return;
+    };
+    let join = format!(r#"{{"type":"join","room":"soak-{}"}}"#, i % 5);
+    let chat = format!(
+        r#"{{"type":"chat","room":"soak-{}","text":"hi {i}"}}"#,
+        i % 5
+    );
+    let _ = ws.send(Ws::text(join)).await;
+    let _ = ws.send(Ws::text(chat)).await;
+    let _ = tokio::time::timeout(Duration::from_millis(200), ws.next()).await;
+}
+
+fn launch(bin: &str, dir: &std::path::Path) -> (std::process::Child, SocketAddr) {
+    let mut child = Command::new(bin)
+        .args([
+            "--system-config",
+            "/nonexistent",
+            "run",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--config")
+        .arg(dir.join("soak.toml"))
+        .args([
+            "--share-dir",
+            "share",
+            "--incoming-dir",
+            "incoming",
+            "--state-dir",
+            "state",
+        ])
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start peerbox");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = lines
+        .find_map(|l| {
+            let l = l.ok()?;
+            l.trim()
+                .strip_prefix("http://")?
+                .trim_end_matches('/')
+                .parse()
+                .ok()
+        })
+        .expect("address in the banner");
+    (child, addr)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let bin = args
+        .get(1)
+        .expect("usage: soak PEERBOX_BINARY [--secs N]")
+        .clone();
+    let secs: u64 = args
+        .iter()
+        .position(|a| a == "--secs")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(60);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("share")).unwrap();
+    let shared: Vec<u8> = (0..8u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(dir.path().join("share/soak.bin"), &shared).unwrap();
+    std::fs::write(dir.path().join("soak.toml"), CONFIG).unwrap();
+    let (mut child, addr) = launch(&bin, dir.path());
+    let pid = child.id();
+    let upload: Vec<u8> = (0..2u32 << 20).map(|i| (i * 13 % 241) as u8).collect();
+
+    let t0 = Instant::now();
+    let round = |n: usize| {
+        let upload = upload.clone();
+        async move {
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..WEBRTC_PEERS {
+                let up = upload.clone();
+                set.spawn(async move { webrtc_churn(addr, &up).await });
+            }
+            for i in 0..WS_CLIENTS {
+                set.spawn(ws_churn(addr, n * WS_CLIENTS + i));
+            }
+            while let Some(r) = set.join_next().await {
+                r.expect("a churn task failed");
+            }
+        }
+    };
+    let settle = || tokio::time::sleep(Duration::from_secs(2));
+    // Warm up once so lazily grown pools (allocator arenas, thread pools) count as baseline.
+    round(0).await;
+    settle().await;
+    let baseline = sample(pid, addr, t0).await;
+    println!("   secs   rss_KiB  fds  threads  tasks  signal_conns");
+    let print = |s: &Sample| {
+        println!(
+            "{:7.1} {:9} {:4} {:8} {:6} {:13}",
+            s.secs, s.rss_kib, s.fds, s.threads, s.tasks, s.signal_conns
+        )
+    };
+    print(&baseline);
+    let mut rounds = 1;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        round(rounds).await;
+        rounds += 1;
+        print(&sample(pid, addr, t0).await);
+    }
+    settle().await;
+    // Idle again: dropped clients are reaped by the server's idle timeout at the latest.
+    let mut end = sample(pid, addr, t0).await;
+    for _ in 0..30 {
+        if end.signal_conns <= baseline.signal_conns && end.tasks <= baseline.tasks + 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        end = sample(pid, addr, t0).await;
+    }
+    print(&end);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let rss_limit = baseline.rss_kib + (baseline.rss_kib / 5).max(4096);
+    let checks = [
+        ("RSS (KiB)", end.rss_kib, rss_limit),
+        ("open fds", end.fds as u64, baseline.fds as u64 + 2),
+        ("threads", end.threads as u64, baseline.threads as u64 + 2),
+        ("alive tasks", end.tasks, baseline.tasks + 4),
+        (
+            "signal connections",
+            end.signal_conns,
+            baseline.signal_conns,
+        ),
+    ];
+    println!("{rounds} rounds of {WEBRTC_PEERS} WebRTC peers + {WS_CLIENTS} WebSocket clients in {:.0} s", t0.elapsed().as_secs_f64());
+    let mut grew = false;
+    for (what, now, limit) in checks {
+        let ok = now <= limit;
+        grew |= !ok;
+        println!(
+            "  {what:<20} end {now:>8}  limit {limit:>8}  {}",
+            if ok { "ok" } else { "GREW" }
+        );
+    }
+    if grew {
+        println!("soak: FAILED, the daemon did not return to its idle baseline");
+        std::process::exit(1);
+    }
+    println!("soak: ok, no growth");
+}
