@@ -193,10 +193,9 @@ fn launch(bin: &str, dir: &std::path::Path) -> (std::process::Child, SocketAddr)
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let bin = args
-        .get(1)
-        .expect("usage: soak PEERBOX_BINARY [--secs N]")
-        .clone();
+    let bin = args.get(1).expect("usage: soak PEERBOX_BINARY [--secs N]");
+    let bin = std::fs::canonicalize(bin).expect("the peerbox binary");
+    let bin = bin.to_str().expect("a UTF-8 path").to_owned();
     let secs: u64 = args
         .iter()
         .position(|a| a == "--secs")
@@ -250,9 +249,26 @@ async fn main() {
     }
     settle().await;
     // Idle again: dropped clients are reaped by the server's idle timeout at the latest.
+    let rss_limit = baseline.rss_kib + (baseline.rss_kib / 5).max(4096);
+    let checks = |end: &Sample| {
+        [
+            ("RSS (KiB)", end.rss_kib, rss_limit),
+            ("open fds", end.fds as u64, baseline.fds as u64 + 2),
+            // Idle blocking-pool threads linger for 10 s before they exit.
+            ("threads", end.threads as u64, baseline.threads as u64 + 2),
+            ("alive tasks", end.tasks, baseline.tasks + 4),
+            (
+                "signal connections",
+                end.signal_conns,
+                baseline.signal_conns,
+            ),
+        ]
+    };
+    // Idle again: give dropped clients (reaped by ping/idle timeouts) and lingering pool
+    // threads up to 30 s to go.
     let mut end = sample(pid, addr, t0).await;
     for _ in 0..30 {
-        if end.signal_conns <= baseline.signal_conns && end.tasks <= baseline.tasks + 4 {
+        if checks(&end).iter().all(|(_, now, limit)| now <= limit) {
             break;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -261,22 +277,12 @@ async fn main() {
     print(&end);
     let _ = child.kill();
     let _ = child.wait();
-
-    let rss_limit = baseline.rss_kib + (baseline.rss_kib / 5).max(4096);
-    let checks = [
-        ("RSS (KiB)", end.rss_kib, rss_limit),
-        ("open fds", end.fds as u64, baseline.fds as u64 + 2),
-        ("threads", end.threads as u64, baseline.threads as u64 + 2),
-        ("alive tasks", end.tasks, baseline.tasks + 4),
-        (
-            "signal connections",
-            end.signal_conns,
-            baseline.signal_conns,
-        ),
-    ];
-    println!("{rounds} rounds of {WEBRTC_PEERS} WebRTC peers + {WS_CLIENTS} WebSocket clients in {:.0} s", t0.elapsed().as_secs_f64());
+    println!(
+        "{rounds} rounds of {WEBRTC_PEERS} WebRTC peers + {WS_CLIENTS} WebSocket clients in {:.0} s",
+        t0.elapsed().as_secs_f64()
+    );
     let mut grew = false;
-    for (what, now, limit) in checks {
+    for (what, now, limit) in checks(&end) {
         let ok = now <= limit;
         grew |= !ok;
         println!(
