@@ -29,7 +29,7 @@ async fn two_clients_exchange_offer_answer_and_candidates() {
     let roster_a = recv_type(&mut a, "peers").await;
     assert!(names(&roster_a).contains(&name(&wb)));
 
-    let offer = json!({"kind": "offer", "sdp": "v=0\r\n".repeat(2000)});
+    let offer = json!({"kind": "offer", "sdp": "v=0\r\n".repeat(2700)});
     // A forged `from` is ignored: the server stamps the real sender.
     send(
         &mut a,
