@@ -12,7 +12,11 @@ const H: &str = "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f326
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 256,
+        // PROPTEST_CASES raises it for a longer local run; the default keeps CI under seconds.
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256),
         failure_persistence: None,
         ..ProptestConfig::default()
     }
@@ -188,4 +192,30 @@ fn limits_at_the_edges() {
 /// Every input a fuzzer ever crashed on, kept as a plain test (see docs/hardening.md).
 mod regressions {
     use super::invariants;
+
+    /// proptest: an unknown `signal.kind` came back whole inside the `bad_message` text.
+    #[test]
+    fn signal_error_does_not_echo_a_long_kind() {
+        let kind = "a".repeat(300);
+        let text =
+            format!(r#"{{"type":"signal","to":"","signal":{{"kind":"{kind}","sdp":"v=0"}}}}"#);
+        invariants::signal_parse(&text);
+    }
+
+    /// proptest: U+061C (Arabic letter mark) was refused in file names but allowed in chat.
+    #[test]
+    fn chat_refuses_arabic_letter_mark() {
+        invariants::incoming_name("\u{61c}");
+        assert!(!peerbox::signal::names::valid_text("a\u{61c}b"));
+    }
+
+    /// proptest: `./` was stripped after the drive-letter check, so `./C:` was saved as `C:`.
+    #[test]
+    fn drive_letter_behind_dot_slash() {
+        for raw in ["./C:", "./C:x", "././c:/x"] {
+            invariants::incoming_name(raw);
+            assert!(peerbox::seeder::names::file_name(raw).is_err(), "{raw}");
+            assert!(peerbox::seeder::names::folder(raw).is_err(), "{raw}");
+        }
+    }
 }
