@@ -65,22 +65,20 @@ fn check_component(c: &str) -> Result<(), NameError> {
 }
 
 fn check_whole(raw: &str) -> Result<&str, NameError> {
-    if raw.is_empty() {
-        return Err(NameError::Empty);
-    }
-    if raw.starts_with('/') || raw.starts_with('\\') {
-        return Err(NameError::Absolute);
-    }
-    let b = raw.as_bytes();
-    if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
-        return Err(NameError::Absolute);
-    }
+    // Strip first, so that `./C:x` is judged as the `C:x` it would be saved as.
     let mut s = raw;
     while let Some(rest) = s.strip_prefix("./") {
         s = rest;
     }
     if s.is_empty() {
         return Err(NameError::Empty);
+    }
+    if s.starts_with('/') || s.starts_with('\\') {
+        return Err(NameError::Absolute);
+    }
+    let b = s.as_bytes();
+    if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
+        return Err(NameError::Absolute);
     }
     Ok(s)
 }
@@ -155,6 +153,8 @@ mod tests {
             "a/b",
             "a\\b",
             ".peerbox-partial",
+            "./C:x",
+            ".//etc/passwd",
         ] {
             assert!(file_name(bad).is_err(), "{bad:?}");
         }
@@ -166,6 +166,7 @@ mod tests {
             "C:/x",
             "a/\u{202E}",
             "a/b\0",
+            "./C:/x",
         ] {
             assert!(folder(bad).is_err(), "{bad:?}");
         }

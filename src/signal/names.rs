@@ -56,8 +56,11 @@ pub fn valid_text(text: &str) -> bool {
 }
 
 fn allowed_in_text(c: char) -> bool {
-    let bidi =
-        matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}');
+    // The same set as incoming file names (seeder::names): overrides, isolates and marks.
+    let bidi = matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    );
     let control = c.is_control() && c != '\n' && c != '\t';
     !bidi && !control
 }
@@ -95,7 +98,14 @@ mod tests {
             valid_text("<script>alert(1)</script>"),
             "markup is the UI's job"
         );
-        for bad in ["", "   ", "a\u{1b}[2J", "a\u{202E}txt.exe", "nul\0"] {
+        for bad in [
+            "",
+            "   ",
+            "a\u{1b}[2J",
+            "a\u{202E}txt.exe",
+            "nul\0",
+            "a\u{61C}b",
+        ] {
             assert!(!valid_text(bad), "{bad:?}");
         }
     }

@@ -240,10 +240,21 @@ pub fn parse(text: &str) -> Result<(ClientMsg, Option<Value>), ServerMsg> {
         Ok(msg) => Ok((msg, id)),
         Err(e) => Err(with_id(error(
             ErrorCode::BadMessage,
-            format!("invalid `{ty}` message: {e}"),
+            format!("invalid `{ty}` message: {}", quoted_briefly(e.to_string())),
             Some(&ty),
         ))),
     }
+}
+
+/// serde quotes an unknown variant or a mistyped value in full; the error goes back to the
+/// sender and may be logged, so only the start of it is kept (like the unknown `type` above).
+fn quoted_briefly(mut s: String) -> String {
+    let mut cut = s.len().min(200);
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.truncate(cut);
+    s
 }
 
 #[cfg(test)]
