@@ -58,7 +58,7 @@ same machine.
 | Kernel | $(uname -sr) |
 | Toolchain | $(rustc --version 2>/dev/null) |
 | Commit | ${commit}${dirty} |
-| Time | ${BENCH_TOTAL_SECS}s total, of which ${BENCH_BUILD_SECS}s release build |
+| Time | ${BENCH_SECTIONS_SECS}s measuring (budget 600 s); besides: ${BENCH_BUILD_SECS}s release build, ${BENCH_PREPARE_SECS}s preparation (tool installs) |
 
 HDR
 }
@@ -108,3 +108,16 @@ bench_assemble() {
     done
     printf '## Targets\n\n| Figure | Target | Measured | Verdict |\n|---|---|---|---|\n%s' "$rows"
 }
+
+# Reads `key value` lines (what the bench examples print) into the global array KV.
+bench_load_kv() {
+    declare -gA KV=()
+    local k v
+    while read -r k v; do
+        [ -n "$k" ] && KV[$k]="$v"
+    done <"$1"
+}
+
+# KiB (as /proc reports) to decimal MB or KB, one decimal: the units the targets use.
+bench_kib_mb() { awk -v k="${1:-0}" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }'; }
+bench_kib_kb() { awk -v k="${1:-0}" 'BEGIN { printf "%.1f", k * 1024 / 1e3 }'; }

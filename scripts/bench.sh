@@ -52,16 +52,28 @@ fi
 run_start=$(date +%s)
 export BENCH_RUN_ID="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
-echo "== build (release: peerbox + examples)" >&2
+echo "== build (release: peerbox, examples, criterion benches)" >&2
 build_start=$(date +%s)
-if ! cargo build --release --bin peerbox --examples >"$BENCH_DIR/build.log" 2>&1; then
+if ! { cargo build --release --bin peerbox --examples && cargo bench --no-run; } >"$BENCH_DIR/build.log" 2>&1; then
     tail -30 "$BENCH_DIR/build.log" >&2
     echo "release build failed, see $BENCH_DIR/build.log" >&2
     exit 1
 fi
 export BENCH_BUILD_SECS=$(($(date +%s) - build_start))
 
+# Untimed preparation (installing a baseline tool, say): bench/prepare/NN-name.sh, optional.
+prepare_start=$(date +%s)
+for stem in "${sections[@]}"; do
+    is_selected "$stem" || continue
+    [ -f "$ROOT/bench/prepare/$stem.sh" ] || continue
+    echo "== prepare $stem" >&2
+    bash "$ROOT/bench/prepare/$stem.sh" >"$BENCH_DIR/$stem.prepare.log" 2>&1 ||
+        echo "   preparation failed, see $BENCH_DIR/$stem.prepare.log" >&2
+done
+export BENCH_PREPARE_SECS=$(($(date +%s) - prepare_start))
+
 failed=0
+sections_start=$(date +%s)
 for stem in "${sections[@]}"; do
     is_selected "$stem" || continue
     frag="$BENCH_DIR/$stem.md"
@@ -82,8 +94,9 @@ for stem in "${sections[@]}"; do
         echo "   done in ${secs}s" >&2
     fi
 done
+export BENCH_SECTIONS_SECS=$(($(date +%s) - sections_start))
 export BENCH_TOTAL_SECS=$(($(date +%s) - run_start))
 
 bench_assemble "${sections[@]}" >"$ROOT/bench/REPORT.md"
-echo "== wrote bench/REPORT.md (${BENCH_TOTAL_SECS}s including a ${BENCH_BUILD_SECS}s build)" >&2
+echo "== wrote bench/REPORT.md: sections ${BENCH_SECTIONS_SECS}s (build ${BENCH_BUILD_SECS}s, preparation ${BENCH_PREPARE_SECS}s)" >&2
 exit $failed
