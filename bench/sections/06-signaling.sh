@@ -19,7 +19,7 @@ v() { echo "${KV[$1]:-n/a}"; }
 kb() { [ -n "${KV[$1]:-}" ] && bench_kib_kb "${KV[$1]}" || echo n/a; }
 mb() { [ -n "${KV[$1]:-}" ] && bench_kib_mb "${KV[$1]}" || echo n/a; }
 install=$(cat "$BENCH_DIR/06-signaling.install" 2>/dev/null || echo "already installed")
-mver=$("$MATCHBOX" --version 2>/dev/null || echo "matchbox_server")
+mver=$(cargo install --list 2>/dev/null | awk '/^matchbox_server /{ sub(/:$/, "", $2); print "matchbox_server " $2 }')
 
 cat >"$BENCH_OUT" <<MD
 ## 6. Signaling: $CLIENTS WebSocket clients in $ROOMS rooms

@@ -50,6 +50,23 @@ protocol — the path a browser takes) and downloads it while a thread samples V
 200 ms; the 25/50/75 % figures are the first sample at or past that progress. MB = 10⁶ bytes.
 MD
 
+{
+    echo
+    echo "**What the binary is made of** (\`bench/bloat.sh\`: code symbol sizes by crate, top 12):"
+    echo
+    "$BENCH_ROOT/bench/bloat.sh" "$PEERBOX_BIN" 12 || echo "(nm failed)"
+    echo
+    if [ -f "$BENCH_ROOT/bench/binary-size.md" ]; then
+        echo "**Size per profile change** (not rerun by this command: each variant is a full rebuild):"
+        echo
+        cat "$BENCH_ROOT/bench/binary-size.md"
+    fi
+    if [ -f "$BENCH_ROOT/bench/binary-size-notes.md" ]; then
+        echo
+        cat "$BENCH_ROOT/bench/binary-size-notes.md"
+    fi
+} >>"$BENCH_OUT"
+
 bench_check "Idle daemon RSS" max 15 MB "$(mb idle_rss)"
 growth=$(awk -v a="${KV[rss_at_25]:-0}" -v b="${KV[rss_at_100]:-0}" 'BEGIN { printf "%.1f", (b - a) * 1024 / 1e6 }')
 bench_target "RSS growth from 25 % to 100 % of a $MIB MiB download" "flat (≈ 0)" "$growth MB" \
