@@ -4,9 +4,9 @@
 # that needs nothing beyond binutils. Usage: bench/bloat.sh BINARY [TOP]
 set -euo pipefail
 bin="$1" top="${2:-15}"
-nm -S --size-sort -C "$bin" 2>/dev/null | awk -v top="$top" '
+nm -S -t d --size-sort -C "$bin" 2>/dev/null | awk -v top="$top" '
     $3 ~ /^[tTwW]$/ {
-        size = strtonum("0x" $2)
+        size = $2 + 0
         $1 = ""; $2 = ""; $3 = ""
         name = substr($0, 4)
         sub(/^(<|_<)/, "", name)

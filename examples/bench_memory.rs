@@ -148,6 +148,5 @@ async fn main() {
         println!("rss_at_{q} {at}");
     }
     println!("rss_at_100 {end_rss}");
-    println!("peak_rss_hwm {}", daemon::peak_rss_kib(pid));
     c.close().await;
 }
