@@ -14,7 +14,7 @@ cd "$ROOT"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export BENCH_DIR="$CARGO_TARGET_DIR/bench"
 export BENCH_ROOT="$ROOT"
-export PEERBOX_BIN="$CARGO_TARGET_DIR/release/peerbox"
+export BENCH_PEERBOX="$CARGO_TARGET_DIR/release/peerbox"
 export BENCH_EXAMPLES="$CARGO_TARGET_DIR/release/examples"
 mkdir -p "$BENCH_DIR"
 # shellcheck source=../bench/lib.sh
@@ -54,7 +54,9 @@ export BENCH_RUN_ID="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 echo "== build (release: peerbox, examples, criterion benches)" >&2
 build_start=$(date +%s)
-if ! { cargo build --release --bin peerbox --examples && cargo bench --no-run; } >"$BENCH_DIR/build.log" 2>&1; then
+if [ -n "${BENCH_NO_BUILD:-}" ]; then
+    echo "   skipped (BENCH_NO_BUILD): using the binaries already in $CARGO_TARGET_DIR/release" >&2
+elif ! { cargo build --release --bin peerbox --examples && cargo bench --no-run; } >"$BENCH_DIR/build.log" 2>&1; then
     tail -30 "$BENCH_DIR/build.log" >&2
     echo "release build failed, see $BENCH_DIR/build.log" >&2
     exit 1

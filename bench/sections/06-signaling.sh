@@ -8,7 +8,7 @@ RATE=${BENCH_SIGNAL_RATE:-1000} SECS=${BENCH_SIGNAL_SECS:-20}
 MATCHBOX=$(command -v matchbox_server || echo "$HOME/.cargo/bin/matchbox_server")
 kv="$BENCH_DIR/06-signaling.kv"
 : >"$kv"
-"$BENCH_EXAMPLES/bench_signal" peerbox "$PEERBOX_BIN" "$CLIENTS" "$ROOMS" "$RATE" "$SECS" | tee -a "$kv"
+"$BENCH_EXAMPLES/bench_signal" peerbox "$BENCH_PEERBOX" "$CLIENTS" "$ROOMS" "$RATE" "$SECS" | tee -a "$kv"
 if [ -x "$MATCHBOX" ]; then
     "$BENCH_EXAMPLES/bench_signal" matchbox "$MATCHBOX" "$CLIENTS" "$ROOMS" "$RATE" "$SECS" | tee -a "$kv"
 else

@@ -6,12 +6,12 @@ source "$BENCH_ROOT/bench/lib.sh"
 CLIENTS=${BENCH_MEMORY_CLIENTS:-1000} MIB=${BENCH_MEMORY_MIB:-1024}
 kv="$BENCH_DIR/07-memory.kv"
 stripped="$BENCH_DIR/peerbox.stripped"
-strip -o "$stripped" "$PEERBOX_BIN"
+strip -o "$stripped" "$BENCH_PEERBOX"
 {
-    echo "binary_bytes $(stat -c %s "$PEERBOX_BIN")"
+    echo "binary_bytes $(stat -c %s "$BENCH_PEERBOX")"
     echo "stripped_bytes $(stat -c %s "$stripped")"
 } >"$kv"
-"$BENCH_EXAMPLES/bench_memory" "$PEERBOX_BIN" "$CLIENTS" "$MIB" | tee -a "$kv"
+"$BENCH_EXAMPLES/bench_memory" "$BENCH_PEERBOX" "$CLIENTS" "$MIB" | tee -a "$kv"
 bench_load_kv "$kv"
 v() { echo "${KV[$1]:-n/a}"; }
 mb() { [ -n "${KV[$1]:-}" ] && bench_kib_mb "${KV[$1]}" || echo n/a; }
@@ -54,7 +54,7 @@ MD
     echo
     echo "**What the binary is made of** (\`bench/bloat.sh\`: code symbol sizes by crate, top 12):"
     echo
-    "$BENCH_ROOT/bench/bloat.sh" "$PEERBOX_BIN" 12 || echo "(nm failed)"
+    "$BENCH_ROOT/bench/bloat.sh" "$BENCH_PEERBOX" 12 || echo "(nm failed)"
     echo
     if [ -f "$BENCH_ROOT/bench/binary-size.md" ]; then
         echo "**Size per profile change** (not rerun by this command: each variant is a full rebuild):"
