@@ -128,7 +128,7 @@ async fn main() {
     let end_rss = d.rss_kib();
     stop.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
-    let samples = samples.lock().unwrap();
+    let samples = std::mem::take(&mut *samples.lock().unwrap());
     let total = got.bytes;
     println!("download_secs {:.2}", got.elapsed.as_secs_f64());
     println!(

@@ -121,18 +121,24 @@ fn start_server(server: Server, bin: &str, clients: usize, rooms: usize) -> Runn
                 .env("PEERBOX_SIGNAL__MAX_ROOMS", (rooms + 16).to_string());
         }
     }
-    let child = cmd.spawn().expect("start the server");
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(&addr).is_ok() {
-            return Running {
-                child,
-                addr,
-                _dir: dir,
-            };
+    let mut child = cmd.spawn().expect("start the server");
+    let listening = (0..200).any(|_| {
+        let up = std::net::TcpStream::connect(&addr).is_ok();
+        if !up {
+            std::thread::sleep(Duration::from_millis(25));
         }
-        std::thread::sleep(Duration::from_millis(25));
+        up
+    });
+    if !listening {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("server did not listen on {addr}");
     }
-    panic!("server did not listen on {addr}");
+    Running {
+        child,
+        addr,
+        _dir: dir,
+    }
 }
 
 /// Connects one client to `room`; returns its id as the server knows it, and the sink. A
