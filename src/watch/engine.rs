@@ -4,7 +4,6 @@
 //! threads and reports back, so the loop never waits on the disk.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,8 +19,6 @@ use super::ignore::Ignore;
 use super::scan::{self, Probe, RootDir, Stat};
 use super::{entry_id, Entry, Root, Snapshot, WatchConfig, WatchError};
 
-/// Read size for hashing; big enough for blake3's multithreaded update, small enough for a Pi.
-const HASH_BUF: usize = 4 << 20;
 /// The hash cache is written at most this often while files keep changing.
 const CACHE_SAVE_EVERY: Duration = Duration::from_secs(2);
 
@@ -510,26 +507,18 @@ fn display_path(prefix: &str, rel: &str) -> String {
 
 /// BLAKE3 of a file, or `None` when it changed while being read.
 fn hash_file(real: &Path, expect: Stat) -> std::io::Result<Option<String>> {
-    let mut file = std::fs::File::open(real)?;
+    let file = std::fs::File::open(real)?;
     if Stat::of(&file.metadata()?) != expect {
         return Ok(None);
     }
-    let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; HASH_BUF.min(expect.size.max(1) as usize)];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        // Reads into a buffer rather than mmap: a file truncated under an mmap would SIGBUS.
-        if n >= 1 << 20 {
-            hasher.update_rayon(&buf[..n]);
-        } else {
-            hasher.update(&buf[..n]);
-        }
-    }
+    let hash = match super::hash::hash_file(&file, expect.size) {
+        Ok(h) => h,
+        // Truncated while being read: it will settle again and be hashed again.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    };
     if Stat::of(&std::fs::metadata(real)?) != expect {
         return Ok(None);
     }
-    Ok(Some(hasher.finalize().to_hex().to_string()))
+    Ok(Some(hash.to_hex().to_string()))
 }

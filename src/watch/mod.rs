@@ -13,6 +13,7 @@
 mod cache;
 mod config;
 mod engine;
+pub mod hash;
 mod ignore;
 mod scan;
 
