@@ -14,11 +14,13 @@ done
     echo "| Benchmark | Time (median estimate) | Throughput |"
     echo "|---|---|---|"
     awk '
-        /^[a-z_]+(\/[A-Za-z0-9_]+)?[ ]*$/ { name = $1; next }
-        /^[a-z_]+(\/[A-Za-z0-9_]+)? +time:/ { name = $1 }
-        /time:/ { sub(/.*time: *\[/, ""); split($0, t, " "); time = t[3] " " t[4]; thr = ""; next }
-        /thrpt:/ { sub(/.*thrpt: *\[/, ""); split($0, t, " "); thr = t[3] " " t[4] }
-        /thrpt:|^$/ { if (name != "" && time != "") { printf "| `%s` | %s | %s |\n", name, time, thr; name = ""; time = "" } }
+        function flush() { if (name != "" && time != "") printf "| `%s` | %s | %s |\n", name, time, thr; name = ""; time = ""; thr = "" }
+        /^[a-z_]+(\/[A-Za-z0-9_]+)? +time:/ { flush(); name = $1 }
+        /^[a-z_]+(\/[A-Za-z0-9_]+)? *$/ { flush(); name = $1; next }
+        /time:/ { sub(/.*time: *\[/, ""); split($0, t, " "); time = t[3] " " t[4]; next }
+        /thrpt:/ { sub(/.*thrpt: *\[/, ""); split($0, t, " "); thr = t[3] " " t[4]; flush(); next }
+        /^Found|^$/ { flush() }
+        END { flush() }
     ' "$out"
     echo
     echo "**How it was measured.** \`cargo bench --bench hash|signal|frame -- --warm-up-time 1"
