@@ -1,6 +1,7 @@
 //! The one HTTP port: web bundle, health, metrics, and the `/ws` signaling upgrade.
 
 pub mod bundle;
+pub mod files;
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -107,6 +108,7 @@ async fn get(app: &App, req: &Request<Incoming>, path: &str) -> Response<Body> {
             }),
         ),
         "/qr.svg" => qr_svg(req.uri().query().unwrap_or("")),
+        p if p.starts_with("/files/") => files::serve(app, req, p).await,
         "/metrics" => {
             let mut res = Response::new(full(metrics(app)));
             res.headers_mut().insert(
