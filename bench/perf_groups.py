@@ -6,8 +6,9 @@ import re
 import sys
 
 GROUPS = [
-    ("DTLS / crypto (AES-GCM, GHASH, SHA, record layer)", r"aes|gcm|ghash|polyval|dimpl|sha2|sha256|hmac|ctr32|cipher|crypto|ring_core|gfmul|clmul|aws_lc"),
+    ("DTLS / crypto (AES-GCM, GHASH, SHA, record layer)", r"aes|gcm|ghash|polyval|dimpl|sha2|sha256|hmac|ctr32|cipher|crypto|rand_chacha|ring_core|gfmul|clmul|aws_lc"),
     ("SCTP (chunking, SACKs, queues, CRC32c)", r"sctp|crc32|crc::"),
+    ("HashMap hashing (SipHash; no call graph, but SCTP's queues are the big map users)", r"hash_one|defaulthasher|siphash|hashbrown"),
     ("rest of the WebRTC stack (ICE, STUN, str0m/rtc driver)", r"str0m|stun|::ice|rtc::|webrtc"),
     ("memory copies / memset", r"memcpy|memmove|memset|copy_user|rep_mov|copy_to_user|copy_from_user|__memcpy"),
     ("file reads (read syscall, page cache, fs)", r"filemap|ext4|xfs|btrfs|page_cache|vfs_read|ksys_read|generic_file|pread|readahead|do_sys_read|blake3"),

@@ -22,6 +22,18 @@ print(f'{s["median_mbps"]:.1f} {c["median_mbps"]:.1f} {s["median_mbps"] / c["med
 PY
 )
 [ "$ok" = True ] || { echo "a run delivered wrong or missing bytes" >&2; exit 1; }
+busy=$(awk -v c="$cpu" -v m="$seeder" -v n="$RTC_MIB" 'BEGIN { printf "%.0f", 100 * c / (n * 1.048576 / m) }')
+if [ "$busy" -ge 85 ]; then
+    limit="The daemon is CPU-bound (${busy} % of a core): its own cost per byte (the profile below) is the limit."
+else
+    limit="The daemon is not CPU-bound (${busy} % of a core), so the likeliest limit is the window, \
+not compute: the seeder keeps at most \`seeder.webrtc.max_buffered_bytes\` (256 KiB) unacknowledged \
+on the channel, about 256 KiB per SCTP round trip (and round trips grow while Chromium keeps the \
+2 cores busy), where the baseline page keeps up to 1 MiB queued. A larger window was measured \
+slower on this machine (src/seeder/peer/config.rs) because str0m's SCTP scans its in-flight \
+queue on every SACK: in the profile below SCTP bookkeeping (queue scans, hash lookups, CRC32c) \
+is the largest share of the daemon's CPU, DTLS encryption a smaller one, file reads nothing."
+fi
 bench_check "Seeder -> Chromium vs Chromium -> Chromium (${RTC_MIB} MiB)" min 1.0 x "$ratio"
 {
     cat <<MD
@@ -33,8 +45,11 @@ bench_check "Seeder -> Chromium vs Chromium -> Chromium (${RTC_MIB} MiB)" min 1.
 | Chromium page -> Chromium page (baseline) | **${c2c}** | ${all_c} |
 | ratio seeder / baseline (target ≥ 1.0) | **${ratio}** | |
 
-Daemon CPU time per seeder download (median): ${cpu} s of user+system time for ${RTC_MIB} MiB;
-daemon peak RSS over the whole section: $((rss / 1024)) MiB.
+Daemon CPU time per seeder download (median): ${cpu} s of user+system time for ${RTC_MIB} MiB,
+i.e. the daemon was busy **${busy} %** of one core while it sent; daemon peak RSS over the
+whole section: $((rss / 1024)) MiB.
+
+**What limits it.** ${limit}
 
 ### Where the daemon's time goes (one more seeder download under \`perf record -g\`)
 
