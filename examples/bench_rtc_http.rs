@@ -211,6 +211,14 @@ async fn wait_ready(addr: SocketAddr, path: &str) -> Res<()> {
     Err(format!("{path} was never offered").into())
 }
 
+/// This process's CPU time (user + system) in seconds: the client's own share of the cost.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit(") ").next().unwrap_or("");
+    let f: Vec<f64> = rest.split(' ').map(|x| x.parse().unwrap_or(0.0)).collect();
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(0.0)
@@ -227,9 +235,14 @@ async fn main() -> Res<()> {
     let (mut rtc, mut http) = (Vec::new(), Vec::new());
     for i in 0..runs {
         if which != "http" {
+            let cpu0 = cpu_secs();
             let (bytes, secs) = rtc_download(addr, &path).await?;
             let mbps = bytes as f64 / 1e6 / secs;
             println!("rtc_run_{i} {mbps:.1}");
+            println!(
+                "rtc_client_busy_{i} {:.0}",
+                100.0 * (cpu_secs() - cpu0) / secs
+            );
             rtc.push(mbps);
         }
         if which != "rtc" {
