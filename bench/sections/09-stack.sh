@@ -7,7 +7,9 @@ source "$(dirname "$0")/../rtc-lib.sh"
 rtc_build --example peer_bench --example peer_bench_webrtc_rs
 rtc_node_deps
 json="$BENCH_DIR/09-stack.json"
-scripts/netns-run.sh node tests/web/stack-bench.mjs "$BENCH_EXAMPLES/peer_bench" \
+# BENCH_STACK_WINDOW=BYTES gives both stacks the same send window (default: each its own).
+window=${BENCH_STACK_WINDOW:-}
+scripts/netns-run.sh env ${window:+PEER_MAX_BUFFERED=$window} node tests/web/stack-bench.mjs "$BENCH_EXAMPLES/peer_bench" \
     "$BENCH_EXAMPLES/peer_bench_webrtc_rs" "$RTC_RUNS" "$STACK_MIB" | tail -n 1 >"$json"
 python3 - "$json" "$BENCH_DIR/09-stack.rows" <<'PY'
 import json, sys
@@ -37,6 +39,9 @@ bench_target "WebRTC stack: seeder's str0m vs webrtc-rs (${STACK_MIB} MiB)" "com
 ${table}
 
 ${v_down}; ${v_up} (median throughput ratios). Runs that stalled or failed: ${failed}.
+Send windows: ${window:-each stack's default (str0m 256 KiB, webrtc-rs 1 MiB)}; a different window
+alone can explain a download difference (see section 1), so \`BENCH_STACK_WINDOW=1048576\` reruns
+the comparison with equal windows.
 
 ### How it was measured
 

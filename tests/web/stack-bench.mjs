@@ -4,7 +4,7 @@
 // alternating stacks run by run so both see the same machine load. Per run: MB/s, the server's
 // CPU time (utime+stime from /proc/PID/stat) and its peak RSS (VmHWM, reset before each run
 // through /proc/PID/clear_refs). Prints one JSON object on the last line of stdout.
-// Usage: node stack-bench.mjs STR0M_BIN WEBRTC_RS_BIN RUNS SIZE_MIB
+// Usage: [PEER_MAX_BUFFERED=BYTES] node stack-bench.mjs STR0M_BIN WEBRTC_RS_BIN RUNS SIZE_MIB
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
@@ -16,7 +16,9 @@ const STALL_MS = 15000;
 const log = (...a) => console.error(...a);
 
 function start(bin) {
-  const child = spawn(bin, ['10.77.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // PEER_MAX_BUFFERED gives both servers the same send window (default: each stack's own).
+  const window = process.env.PEER_MAX_BUFFERED ? [process.env.PEER_MAX_BUFFERED] : [];
+  const child = spawn(bin, ['10.77.0.1', ...window], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = new Promise((resolve, reject) => {
     child.stdout.on('data', (d) => {
       const m = String(d).match(/listening on (\S+)/);
