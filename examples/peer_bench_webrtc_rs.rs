@@ -74,7 +74,8 @@ async fn channel(
             }
             DataChannelEvent::OnBufferedAmountLow => low.notify_one(),
             DataChannelEvent::OnMessage(msg) if label == "upload" => {
-                if count_upload(&mut got, size, &msg.data) {
+                let complete = count_upload(&mut got, size, &msg.data);
+                if complete {
                     let _ = dc.send_text("done").await;
                 }
             }
@@ -134,6 +135,7 @@ async fn answer(ip: IpAddr, high: usize, offer: bench_http::Offer) -> Result<Str
     tokio::spawn(async move {
         let _ = done_rx.recv().await;
         let _ = pc.close().await;
+        eprintln!("{} closed", offer.remote);
     });
     Ok(sdp)
 }
