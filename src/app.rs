@@ -29,6 +29,9 @@ pub struct App {
     pub http_connections: AtomicUsize,
     /// The running seeder's room list, set once it has started; SIGHUP changes it.
     pub seeder_rooms: std::sync::OnceLock<tokio::sync::watch::Sender<Vec<String>>>,
+    /// The live catalog of shared files, set once the seeder's watcher has started; plain HTTP
+    /// downloads (`/files/<id>`) serve the same entries the seeder offers.
+    pub catalog: std::sync::OnceLock<crate::watch::Catalog>,
 }
 
 impl App {
@@ -44,6 +47,7 @@ impl App {
             tasks: TaskTracker::new(),
             http_connections: AtomicUsize::new(0),
             seeder_rooms: std::sync::OnceLock::new(),
+            catalog: std::sync::OnceLock::new(),
         })
     }
 }

@@ -46,6 +46,8 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     /// Open HTTP connections in total; further connections are closed at accept.
     pub max_connections: usize,
+    /// Serve shared files over plain HTTP at `/files/<catalog id>` (with Range and ETag).
+    pub http_downloads: bool,
     /// Host names (besides IP literals and localhost) that requests may carry in `Host`;
     /// empty allows any. Guards against DNS rebinding.
     pub allowed_hosts: Vec<String>,
@@ -61,6 +63,7 @@ impl Default for ServerConfig {
             header_read_timeout_secs: 10,
             max_header_bytes: 16 * 1024,
             max_connections: 2048,
+            http_downloads: true,
             allowed_hosts: Vec::new(),
             tls: Default::default(),
         }

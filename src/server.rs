@@ -226,7 +226,10 @@ async fn start_seeder(app: &Arc<App>) -> Option<tokio::sync::oneshot::Receiver<(
     )
     .await
     {
-        Ok(catalog) => catalog,
+        Ok(catalog) => {
+            let _ = app.catalog.set(catalog.clone());
+            catalog
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot watch the share folder; seeder not started");
             return None;

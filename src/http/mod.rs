@@ -4,6 +4,7 @@ pub mod bundle;
 pub mod conn;
 mod guard;
 pub mod tls;
+pub mod files;
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -116,6 +117,7 @@ async fn get(app: &App, req: &Request<Incoming>, path: &str) -> Response<Body> {
             }),
         ),
         "/qr.svg" => qr_svg(req.uri().query().unwrap_or("")),
+        p if p.starts_with("/files/") => files::serve(app, req, p).await,
         "/metrics" => {
             let mut res = Response::new(full(metrics(app)));
             res.headers_mut().insert(
