@@ -39,7 +39,7 @@ rtc_build() {
     if [ -z "${BENCH_RUN_ID:-}" ]; then
         nice -n 5 cargo build --release --locked --bin peerbox "$@" >&2
     fi
-    PEERBOX_BIN=${PEERBOX_BIN:-$CARGO_TARGET_DIR/release/peerbox}
+    RTC_PEERBOX=${BENCH_PEERBOX:-$CARGO_TARGET_DIR/release/peerbox}
     BENCH_EXAMPLES=${BENCH_EXAMPLES:-$CARGO_TARGET_DIR/release/examples}
 }
 

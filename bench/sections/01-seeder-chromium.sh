@@ -10,7 +10,7 @@ perf_data="$BENCH_DIR/01-seeder.perf.data"
 rm -f "$perf_data"
 json="$BENCH_DIR/01-seeder-chromium.json"
 scripts/netns-run.sh env PERF_DATA="$perf_data" \
-    node tests/web/seeder-bench.mjs "$PEERBOX_BIN" download "$RTC_RUNS" "$RTC_MIB" | tail -n 1 >"$json"
+    node tests/web/seeder-bench.mjs "$RTC_PEERBOX" download "$RTC_RUNS" "$RTC_MIB" | tail -n 1 >"$json"
 read -r seeder c2c ratio all_s all_c ok cpu rss < <(python3 - "$json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

@@ -23,7 +23,7 @@ udp_bind = ["127.0.0.1"]
 [watch]
 settle_ms = 200
 TOML
-RUST_LOG=warn "$PEERBOX_BIN" run --system-config /nonexistent --config "$work/config.toml" \
+RUST_LOG=warn "$RTC_PEERBOX" run --system-config /nonexistent --config "$work/config.toml" \
     --listen "127.0.0.1:$port" --share-dir "$work/share" --incoming-dir "$work/incoming" \
     --state-dir "$work/state" &
 daemon=$!

@@ -12,7 +12,7 @@ rm -f "$strace_out"
 work="$CARGO_TARGET_DIR/bench/05-work"
 rm -rf "$work" && mkdir -p "$work"
 scripts/netns-run.sh env STRACE_OUT="$strace_out" BENCH_WORK="$work" \
-    node tests/web/seeder-bench.mjs "$PEERBOX_BIN" upload "$RTC_RUNS" "$RTC_MIB" | tail -n 1 >"$json"
+    node tests/web/seeder-bench.mjs "$RTC_PEERBOX" upload "$RTC_RUNS" "$RTC_MIB" | tail -n 1 >"$json"
 fs=$(df -T "$work" | awk 'NR == 2 { print $2 " on " $1 }')
 rm -rf "$work"
 read -r up all ok cpu sendsecs totalsecs traced_ms fsync_s fsync_n < <(python3 - "$json" "$strace_out" <<'PY'

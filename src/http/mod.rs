@@ -2,9 +2,9 @@
 
 pub mod bundle;
 pub mod conn;
+pub mod files;
 mod guard;
 pub mod tls;
-pub mod files;
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
