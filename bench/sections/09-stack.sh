@@ -30,6 +30,7 @@ table=$(head -n -1 "$BENCH_DIR/09-stack.rows")
 IFS=$'\t' read -r v_down v_up < <(tail -n 1 "$BENCH_DIR/09-stack.rows")
 failed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["failed"])' "$json")
 bench_target "WebRTC stack: seeder's str0m vs webrtc-rs (${STACK_MIB} MiB)" "compare" "${v_down}; ${v_up}" "reported"
+window_text=${window:-"each stack's default (str0m 256 KiB, webrtc-rs 1 MiB)"}
 {
     cat <<MD
 ## 9. The WebRTC stack: str0m (the seeder's) vs webrtc-rs
@@ -39,7 +40,7 @@ bench_target "WebRTC stack: seeder's str0m vs webrtc-rs (${STACK_MIB} MiB)" "com
 ${table}
 
 ${v_down}; ${v_up} (median throughput ratios). Runs that stalled or failed: ${failed}.
-Send windows: ${window:-each stack's default (str0m 256 KiB, webrtc-rs 1 MiB)}; a different window
+Send windows: ${window_text}; a different window
 alone can explain a download difference (see section 1), so \`BENCH_STACK_WINDOW=1048576\` reruns
 the comparison with equal windows.
 
