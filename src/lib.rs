@@ -3,6 +3,7 @@
 //! Module map:
 //! - [`cli`], [`config`]: command line and layered configuration (defaults < /etc file <
 //!   `--config` < `PEERBOX_*` env < flags).
+//! - [`durable`]: crash-safe replacement of small state files.
 //! - [`server`]: `run(listener, config, shutdown)`, the accept loop and graceful drain;
 //!   [`app`] holds the state every connection shares.
 //! - [`http`]: the one HTTP port: embedded web bundle ([`http::bundle`]), `/healthz`,
@@ -17,6 +18,7 @@ pub mod addrs;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod durable;
 pub mod http;
 pub mod logging;
 pub mod reload;

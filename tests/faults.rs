@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::daemon::{launch, peerbox};
 use common::peer::Client;
-use common::{listing, partial_count, random_bytes};
+use common::{hash, listing, partial_count, random_bytes};
 use peerbox::seeder::protocol::{Code, Message};
 
 const CONFIG: &str = r#"
@@ -23,10 +23,6 @@ free_space_reserve_bytes = 0
 [watch]
 settle_ms = 50
 "#;
-
-fn b3(data: &[u8]) -> String {
-    blake3::hash(data).to_hex().to_string()
-}
 
 struct Dirs {
     root: tempfile::TempDir,
@@ -76,7 +72,7 @@ async fn offer(c: &mut Client, id: u32, name: &str, data: &[u8]) -> Result<u64, 
         transfer_id: id,
         name: name.into(),
         size: data.len() as u64,
-        hash: b3(data),
+        hash: hash(data),
         folder: None,
     })
     .await;
@@ -105,7 +101,7 @@ async fn finish(c: &mut Client, id: u32, data: &[u8]) -> Message {
     c.send(Message::End {
         transfer_id: id,
         size: data.len() as u64,
-        hash: b3(data),
+        hash: hash(data),
     })
     .await;
     loop {
@@ -207,7 +203,7 @@ async fn a_shared_file_deleted_or_truncated_mid_download_fails_cleanly() {
         // legitimately complete with the right bytes; a truncated one must be refused.
         match outcome {
             Message::End { size, hash, .. } if harm == 0 => {
-                assert_eq!((size, hash), (data.len() as u64, b3(&data)));
+                assert_eq!((size, hash), (data.len() as u64, common::hash(&data)));
                 assert_eq!(got, data.len() as u64);
             }
             Message::Error { code, message, .. } => {

@@ -157,24 +157,13 @@ fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(), TlsErro
     params.not_after = now + time::Duration::days(VALID_DAYS);
     let key = rcgen::KeyPair::generate()?;
     let cert = params.self_signed(&key)?;
-    let write = |path: &Path, data: &str, mode: u32| -> Result<(), TlsError> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let err = |source| TlsError::Write {
-            path: path.to_owned(),
-            source,
-        };
-        let tmp = path.with_extension("tmp");
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(err)?;
-        f.write_all(data.as_bytes()).map_err(err)?;
-        f.sync_all().map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)
+    let write = |path: &Path, data: &str, mode: u32| {
+        crate::durable::write_atomic(path, data.as_bytes(), mode).map_err(|source| {
+            TlsError::Write {
+                path: path.to_owned(),
+                source,
+            }
+        })
     };
     std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
         path: dir.to_owned(),

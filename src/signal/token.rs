@@ -6,7 +6,6 @@
 //! issue keeps two issues of the same name apart: a live or reserved name can only be taken
 //! back with the exact token it was issued with.
 
-use std::io::Write;
 use std::path::Path;
 
 /// Bytes of key material; BLAKE3's keyed mode wants exactly this.
@@ -87,19 +86,7 @@ pub fn load_or_create_key(state_dir: &Path) -> std::io::Result<[u8; KEY_LEN]> {
     }
     let key: [u8; KEY_LEN] = rand::random();
     std::fs::create_dir_all(state_dir)?;
-    let tmp = state_dir.join(format!("{KEY_FILE}.tmp"));
-    let mut f = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?
-    };
-    f.write_all(&key)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
+    crate::durable::write_atomic(&path, &key, 0o600)?;
     Ok(key)
 }
 

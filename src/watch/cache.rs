@@ -3,7 +3,6 @@
 //! rename, so a crash leaves the old cache or the new one, never a torn one.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -100,16 +99,8 @@ impl HashCache {
                 .collect(),
         };
         let data = serde_json::to_vec(&stored)?;
-        let tmp = self.file.with_extension("json.tmp");
-        {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&data)?;
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, &self.file)?;
-        if let Some(dir) = self.file.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
+        // 0o666 as `File::create` uses: the umask decides, as for any other file.
+        crate::durable::write_atomic(&self.file, &data, 0o666)?;
         self.dirty = false;
         Ok(())
     }
