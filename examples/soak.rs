@@ -11,13 +11,13 @@
 //! target/release/examples/soak target/release/peerbox --secs 300
 //! ```
 
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "../tests/common/peer.rs"]
 #[allow(dead_code)]
 mod peer;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -25,16 +25,19 @@ use peer::Client;
 use peerbox::seeder::protocol::{Code, Message};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
-const CONFIG: &str = r#"
-[seeder.webrtc]
-udp_bind = ["127.0.0.1"]
-[watch]
-settle_ms = 50
-[signal]
-max_connections_per_address = 64
-rate_per_sec = 100
-rate_burst = 200
-"#;
+/// Loopback ICE for the Rust peers, and room for 20 clients from one address.
+fn env() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "PEERBOX_SEEDER__WEBRTC__UDP_BIND",
+            r#"["127.0.0.1"]"#.into(),
+        ),
+        ("PEERBOX_WATCH__SETTLE_MS", "50".into()),
+        ("PEERBOX_SIGNAL__MAX_CONNECTIONS_PER_ADDRESS", "64".into()),
+        ("PEERBOX_SIGNAL__RATE_PER_SEC", "100".into()),
+        ("PEERBOX_SIGNAL__RATE_BURST", "200".into()),
+    ]
+}
 const WEBRTC_PEERS: usize = 3;
 const WS_CLIENTS: usize = 20;
 
@@ -46,15 +49,6 @@ struct Sample {
     threads: usize,
     tasks: u64,
     signal_conns: u64,
-}
-
-fn proc_status(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 fn count_dir(path: String) -> usize {
@@ -82,7 +76,7 @@ async fn metric(addr: SocketAddr, name: &str) -> u64 {
 async fn sample(pid: u32, addr: SocketAddr, t0: Instant) -> Sample {
     Sample {
         secs: t0.elapsed().as_secs_f64(),
-        rss_kib: proc_status(pid, "VmRSS:"),
+        rss_kib: daemon::rss_kib(pid),
         fds: count_dir(format!("/proc/{pid}/fd")),
         threads: count_dir(format!("/proc/{pid}/task")),
         tasks: metric(addr, "peerbox_runtime_alive_tasks").await,
@@ -152,62 +146,20 @@ async fn ws_churn(addr: SocketAddr, i: usize) {
     let _ = tokio::time::timeout(Duration::from_millis(200), ws.next()).await;
 }
 
-fn launch(bin: &str, dir: &std::path::Path) -> (std::process::Child, SocketAddr) {
-    let mut child = Command::new(bin)
-        .args([
-            "--system-config",
-            "/nonexistent",
-            "run",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--config")
-        .arg(dir.join("soak.toml"))
-        .args([
-            "--share-dir",
-            "share",
-            "--incoming-dir",
-            "incoming",
-            "--state-dir",
-            "state",
-        ])
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start peerbox");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = lines
-        .find_map(|l| {
-            let l = l.ok()?;
-            l.trim()
-                .strip_prefix("http://")?
-                .trim_end_matches('/')
-                .parse()
-                .ok()
-        })
-        .expect("address in the banner");
-    (child, addr)
-}
-
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let bin = args.get(1).expect("usage: soak PEERBOX_BINARY [--secs N]");
     let bin = std::fs::canonicalize(bin).expect("the peerbox binary");
-    let bin = bin.to_str().expect("a UTF-8 path").to_owned();
     let secs: u64 = args
         .iter()
         .position(|a| a == "--secs")
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(60);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("share")).unwrap();
+    let d = daemon::Daemon::start(&bin, &env()).expect("start peerbox");
+    let (pid, addr): (u32, SocketAddr) = (d.pid(), d.addr.parse().unwrap());
     let shared: Vec<u8> = (0..8u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
-    std::fs::write(dir.path().join("share/soak.bin"), &shared).unwrap();
-    std::fs::write(dir.path().join("soak.toml"), CONFIG).unwrap();
-    let (mut child, addr) = launch(&bin, dir.path());
-    let pid = child.id();
+    std::fs::write(d.share().join("soak.bin"), &shared).unwrap();
     let upload: Vec<u8> = (0..2u32 << 20).map(|i| (i * 13 % 241) as u8).collect();
 
     let t0 = Instant::now();
@@ -275,8 +227,7 @@ async fn main() {
         end = sample(pid, addr, t0).await;
     }
     print(&end);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(d);
     println!(
         "{rounds} rounds of {WEBRTC_PEERS} WebRTC peers + {WS_CLIENTS} WebSocket clients in {:.0} s",
         t0.elapsed().as_secs_f64()
