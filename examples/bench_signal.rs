@@ -87,41 +87,60 @@ fn sent_at(server: Server, text: &str) -> Option<u64> {
 }
 
 /// The server process; its storage (peerbox only) goes with it.
-struct Running {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
+/// A server under test; either kind is killed when this is dropped.
+enum Running {
+    Peerbox(daemon::Daemon),
+    Matchbox { child: Child, addr: String },
+}
+
+impl Running {
+    fn pid(&self) -> u32 {
+        match self {
+            Running::Peerbox(d) => d.pid(),
+            Running::Matchbox { child, .. } => child.id(),
+        }
+    }
+
+    fn addr(&self) -> &str {
+        match self {
+            Running::Peerbox(d) => &d.addr,
+            Running::Matchbox { addr, .. } => addr,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Running::Matchbox { child, .. } = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 fn start_server(server: Server, bin: &str, clients: usize, rooms: usize) -> Running {
-    let dir = tempfile::tempdir().expect("tempdir");
+    if let Server::Peerbox = server {
+        // Connection caps lifted so one address can open every client.
+        let cap = (clients + 64).to_string();
+        let env = [
+            ("PEERBOX_SERVER__MAX_CONNECTIONS", cap.clone()),
+            ("PEERBOX_SIGNAL__MAX_CONNECTIONS", cap.clone()),
+            ("PEERBOX_SIGNAL__MAX_CONNECTIONS_PER_ADDRESS", cap),
+            ("PEERBOX_SIGNAL__MAX_ROOMS", (rooms + 16).to_string()),
+        ];
+        let d = daemon::Daemon::start(std::path::Path::new(bin), &env).expect("start peerbox");
+        return Running::Peerbox(d);
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let mut cmd = Command::new(bin);
-    match server {
-        Server::Matchbox => {
-            cmd.arg(&addr).env("RUST_LOG", "warn");
-        }
-        Server::Peerbox => {
-            let cap = (clients + 64).to_string();
-            cmd.args(["--listen", &addr, "--system-config", "/nonexistent"])
-                .arg("--share-dir")
-                .arg(dir.path().join("share"))
-                .arg("--incoming-dir")
-                .arg(dir.path().join("incoming"))
-                .arg("--state-dir")
-                .arg(dir.path().join("state"))
-                .env("PEERBOX_LOG__LEVEL", "warn")
-                .env("PEERBOX_SERVER__MAX_CONNECTIONS", &cap)
-                .env("PEERBOX_SIGNAL__MAX_CONNECTIONS", &cap)
-                .env("PEERBOX_SIGNAL__MAX_CONNECTIONS_PER_ADDRESS", &cap)
-                .env("PEERBOX_SIGNAL__MAX_ROOMS", (rooms + 16).to_string());
-        }
-    }
-    let mut child = cmd.spawn().expect("start the server");
+    let mut child = Command::new(bin)
+        .arg(&addr)
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("start the server");
     let listening = (0..200).any(|_| {
         let up = std::net::TcpStream::connect(&addr).is_ok();
         if !up {
@@ -134,11 +153,7 @@ fn start_server(server: Server, bin: &str, clients: usize, rooms: usize) -> Runn
         let _ = child.wait();
         panic!("server did not listen on {addr}");
     }
-    Running {
-        child,
-        addr,
-        _dir: dir,
-    }
+    Running::Matchbox { child, addr }
 }
 
 /// Connects one client to `room`; returns its id as the server knows it, and the sink. A
@@ -207,8 +222,8 @@ async fn main() {
     daemon::raise_nofile();
     now_us();
 
-    let mut running = start_server(server, &bin, clients, rooms);
-    let (pid, addr) = (running.child.id(), running.addr.clone());
+    let running = start_server(server, &bin, clients, rooms);
+    let (pid, addr) = (running.pid(), running.addr().to_owned());
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_before = daemon::rss_kib(pid);
 
@@ -275,8 +290,7 @@ async fn main() {
     println!("{p}_p99_ms {:.3}", percentile(&l, 0.99));
     println!("{p}_max_ms {:.3}", percentile(&l, 1.0));
     drop(sinks);
-    let _ = running.child.kill();
-    let _ = running.child.wait();
+    drop(running);
 }
 
 fn server_name(s: Server) -> &'static str {
