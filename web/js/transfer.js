@@ -23,6 +23,12 @@ const PAUSE_MS = 5 * 60_000;
 const paused = new Map(); // remote -> {downloads: [d], uploads: [up], timer}
 export const resumeStats = { downloads: 0, uploads: 0, lastOffset: 0 };
 
+/** Counts a transfer continued at `offset` (`kind`: 'downloads' or 'uploads'). */
+function countResume(kind, offset) {
+  resumeStats[kind] += 1;
+  resumeStats.lastOffset = offset;
+}
+
 function pause(remote, downloads, uploads) {
   const p = paused.get(remote) || { downloads: [], uploads: [], timer: null };
   p.downloads.push(...downloads);
@@ -187,14 +193,12 @@ export class Session {
   attachDownload(id, d) {
     d.last = Date.now();
     d.cancel = () => {
-      this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
-      this.fail(id, 'Canceled');
+      this.cancel(id, 'canceled', 'Canceled');
     };
     clearInterval(d.watchdog);
     d.watchdog = setInterval(() => {
       if (Date.now() - d.last > STALL_MS) {
-        this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
-        this.fail(id, `Stalled: no data for ${STALL_MS / 1000} s`);
+        this.cancel(id, 'canceled', `Stalled: no data for ${STALL_MS / 1000} s`);
       }
     }, 1000);
     this.downloads.set(id, d);
@@ -212,8 +216,7 @@ export class Session {
       const id = this.id();
       this.attachDownload(id, d);
       d.row.status(`Resuming at ${fmt.bytes(d.got)}…`);
-      resumeStats.downloads += 1;
-      resumeStats.lastOffset = d.got;
+      countResume('downloads', d.got);
       this.send({ type: 'download', transfer_id: id, file_id: d.fileId, offset: d.got });
     }
     for (const up of uploads) this.offerUpload(up.file, up);
@@ -226,8 +229,7 @@ export class Session {
       const p = paused.get(this.remote);
       p.downloads = p.downloads.filter((d) => d !== back);
       this.attachDownload(m.transfer_id, back);
-      resumeStats.downloads += 1;
-      resumeStats.lastOffset = back.got;
+      countResume('downloads', back.got);
       this.send({ type: 'accept', transfer_id: m.transfer_id, offset: back.got });
       return;
     }
@@ -251,8 +253,7 @@ export class Session {
     const d = this.downloads.get(id);
     if (!d) return;
     if (offset !== d.got) {
-      this.send({ type: 'cancel', transfer_id: id, code: 'bad_offset' });
-      this.fail(id, `Failed: chunk at ${offset}, expected ${d.got}`);
+      this.cancel(id, 'bad_offset', `Failed: chunk at ${offset}, expected ${d.got}`);
       return;
     }
     const data = new Uint8Array(buf, HEADER);
@@ -298,8 +299,7 @@ export class Session {
     const id = this.id();
     const up = earlier || { file, hash: null, sent: 0 };
     up.cancel = () => {
-      this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
-      this.fail(id, 'Canceled');
+      this.cancel(id, 'canceled', 'Canceled');
     };
     if (!up.row) {
       up.row = this.view.addTransfer({
@@ -325,8 +325,7 @@ export class Session {
     const ch = this.channel;
     let offset = m.offset;
     if (offset > 0) {
-      resumeStats.uploads += 1;
-      resumeStats.lastOffset = offset;
+      countResume('uploads', offset);
     }
     up.row.progress(offset);
     const frame = MAX_FRAME - HEADER;
@@ -351,6 +350,12 @@ export class Session {
     }
     this.send({ type: 'end', transfer_id: m.transfer_id, size: up.file.size, hash: up.hash });
     up.row.status('Sent; waiting for the receiver to verify…');
+  }
+
+  /** Tells the peer that transfer `id` is over (`code`) and shows `text` on its row. */
+  cancel(id, code, text) {
+    this.send({ type: 'cancel', transfer_id: id, code });
+    this.fail(id, text);
   }
 
   fail(id, text) {
