@@ -34,6 +34,33 @@ async fn bundle_is_served_with_types_etag_and_security_headers() {
     srv.stop().await;
 }
 
+/// A browser asks for everything the page names (and `/favicon.ico` when it names no icon); a 404
+/// there is an error in every phone's console.
+#[tokio::test]
+async fn every_file_the_page_names_is_served() {
+    let srv = TestServer::start().await;
+    let page = get(srv.addr, "/", &[]).await.text();
+    let mut named = Vec::new();
+    for attr in ["href=\"", "src=\""] {
+        for part in page.split(attr).skip(1) {
+            let target = part.split('"').next().unwrap_or_default();
+            if !target.starts_with('#') && !target.contains(':') {
+                named.push(target.to_owned());
+            }
+        }
+    }
+    assert!(page.contains("rel=\"icon\""), "the page names its icon");
+    assert!(named.len() >= 3, "{named:?}");
+    for target in named {
+        let res = get(srv.addr, &format!("/{target}"), &[]).await;
+        assert_eq!(res.status, 200, "{target}");
+        if target.ends_with(".svg") {
+            assert_eq!(res.header("content-type"), Some("image/svg+xml"), "{target}");
+        }
+    }
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn gzip_only_when_the_client_accepts_it() {
     let srv = TestServer::start().await;

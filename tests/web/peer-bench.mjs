@@ -17,28 +17,33 @@ const url = await new Promise((resolve, reject) => {
   });
   child.on('exit', (c) => reject(new Error(`peer_bench exited ${c}`)));
 });
-const args = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'];
-if (mode === 'nomdns') args.push('--disable-features=WebRtcHideLocalIpsWithMdns');
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
-const page = await browser.newPage();
-await page.goto(url);
 let failed = 0;
 let passed = 0;
 const rates = [];
-for (let i = 0; i < RUNS; i++) {
-  const r = await page.evaluate(([s, t]) => window.download(s, t), [SIZE, STALL_MS]);
-  const mbps = r.bytes / 1e6 / (r.ms / 1000);
-  if (r.ok) {
-    passed += 1;
-    rates.push(mbps);
-  } else {
-    failed += 1;
+// The peer must not outlive this script, whatever fails: it would hold the caller's pipes open.
+let browser;
+try {
+  const args = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'];
+  if (mode === 'nomdns') args.push('--disable-features=WebRtcHideLocalIpsWithMdns');
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args });
+  const page = await browser.newPage();
+  await page.goto(url);
+  for (let i = 0; i < RUNS; i++) {
+    const r = await page.evaluate(([s, t]) => window.download(s, t), [SIZE, STALL_MS]);
+    const mbps = r.bytes / 1e6 / (r.ms / 1000);
+    if (r.ok) {
+      passed += 1;
+      rates.push(mbps);
+    } else {
+      failed += 1;
+    }
+    console.log(`run ${i + 1}: ${r.ok ? 'ok' : `FAIL (${r.why})`} ${(r.bytes / 1048576).toFixed(1)} MiB ` +
+      `${mbps.toFixed(1)} MB/s, setup ${r.setupMs.toFixed(0)} ms, first byte ${r.ttfbMs.toFixed(0)} ms`);
   }
-  console.log(`run ${i + 1}: ${r.ok ? 'ok' : `FAIL (${r.why})`} ${(r.bytes / 1048576).toFixed(1)} MiB ` +
-    `${mbps.toFixed(1)} MB/s, setup ${r.setupMs.toFixed(0)} ms, first byte ${r.ttfbMs.toFixed(0)} ms`);
+} finally {
+  await browser?.close().catch(() => {});
+  child.kill();
 }
-await browser.close();
-child.kill();
 rates.sort((a, b) => a - b);
 if (rates.length) console.log(`median ${rates[Math.floor(rates.length / 2)].toFixed(1)} MB/s over ${rates.length} runs (${mode || 'mdns'})`);
 console.log(`peer: ${passed} passed, ${failed} failed`);

@@ -14,7 +14,7 @@ const HOST = process.env.WEBTEST_HOST || '10.77.0.1';
 const PORT = 18000 + Math.floor(Math.random() * 2000);
 const BASE = `http://${HOST}:${PORT}/`;
 const ARTIFACTS = resolve(process.env.WEBTEST_ARTIFACTS || '../../target/test-artifacts');
-const only = (process.env.WEBTEST_BROWSERS || 'chromium,firefox').split(',');
+const only = (process.env.WEBTEST_BROWSERS || 'chromium,firefox,chromium-ip').split(',');
 const grep = process.env.WEBTEST_GREP || ''; // run only tests whose name contains this
 mkdirSync(ARTIFACTS, { recursive: true });
 
@@ -74,9 +74,19 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-ne
   '--ignore-certificate-errors'];
 
 async function openChromium() {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+  return launchChromium('chromium', CHROMIUM_ARGS);
+}
+// Phones hide their host candidates behind mDNS names, as default Chromium does; a peer that
+// shows real IP candidates must work too. This one runs the transfer tests in IP_TESTS.
+async function openChromiumIp() {
+  return launchChromium('chromium-ip', [...CHROMIUM_ARGS, '--disable-features=WebRtcHideLocalIpsWithMdns']);
+}
+const IP_TESTS = ['host candidates: mDNS names by default, addresses when not hidden', 'download a 20 MiB shared file through the UI, verified',
+  'send a file to the seeder; it lands in incoming', 'a transfer between two browser pages, accepted first'];
+async function launchChromium(name, args) {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args, headless: true });
   return {
-    name: 'chromium',
+    name,
     close: () => browser.close(),
     async page(width = 390) {
       const ctx = await browser.newContext({ viewport: { width, height: 800 }, acceptDownloads: true, ignoreHTTPSErrors: true });
@@ -165,11 +175,35 @@ const tests = {
     await p.close();
   },
 
+  // Which kind of peer the transfer tests below ran against: mDNS-hidden like a phone, or not.
+  async 'host candidates: mDNS names by default, addresses when not hidden'(b) {
+    if (!b.name.startsWith('chromium')) return 'skip'; // Firefox has its own default; both kinds are covered here
+    const p = await b.page();
+    await ready(p);
+    const cands = await p.eval(async () => {
+      const pc = new RTCPeerConnection();
+      pc.createDataChannel('probe');
+      const found = [];
+      const done = new Promise((r) => {
+        pc.onicecandidate = (e) => (e.candidate ? found.push(e.candidate.address || '') : r());
+      });
+      await pc.setLocalDescription(await pc.createOffer());
+      await done;
+      pc.close();
+      return found;
+    });
+    const mdns = cands.filter((a) => a.endsWith('.local')).length;
+    const ip = cands.filter((a) => a.startsWith('10.77.0.')).length;
+    const want = b.name === 'chromium' ? mdns > 0 && ip === 0 : ip > 0 && mdns === 0;
+    if (!want) throw new Error(`${b.name} gathered ${JSON.stringify(cands)}`);
+    await p.close();
+  },
+
   async 'download a 20 MiB shared file through the UI, verified'(b) {
     const p = await b.page();
     await ready(p);
     await p.waitFor(() => !!document.querySelector('[data-file="twenty.bin"] button'), undefined, 30000);
-    const saved = b.name === 'chromium' ? p.nextDownload() : null;
+    const saved = b.name.startsWith('chromium') ? p.nextDownload() : null;
     await p.click('[data-file="twenty.bin"] button');
     await p.waitFor(() => document.querySelector('[data-transfer="twenty.bin"]')?.dataset.state, undefined, 60000);
     const state = await p.eval(() => {
@@ -224,7 +258,7 @@ const tests = {
     const src = join(work, name);
     const payload = randomBytes(2 << 20);
     writeFileSync(src, payload);
-    const saved = b.name === 'chromium' ? c.nextDownload() : null;
+    const saved = b.name.startsWith('chromium') ? c.nextDownload() : null;
     await a.eval((n) => { document.getElementById('send-to').value = n; }, cName);
     await a.setFiles('#file-input', [src]);
     const state = (p) => p.waitFor((n) => document.querySelector(`[data-transfer="${n}"]`)?.dataset.state, name, 60000)
@@ -324,7 +358,7 @@ const tests = {
       const caps = await p.eval(() => ({ secure: isSecureContext, ...globalThis.peerbox.sinks }));
       if (!caps.secure || !caps.streaming) throw new Error(`no secure streaming context: ${JSON.stringify(caps)}`);
       await p.waitFor(() => !!document.querySelector('[data-file="twenty.bin"] button'), undefined, 30000);
-      const saved = b.name === 'chromium' ? p.nextDownload() : null;
+      const saved = b.name.startsWith('chromium') ? p.nextDownload() : null;
       await p.click('[data-file="twenty.bin"] button');
       await p.waitFor(() => document.querySelector('[data-transfer="twenty.bin"]')?.dataset.state, undefined, 60000);
       const text = await p.eval(() => document.querySelector('[data-transfer="twenty.bin"]').textContent);
@@ -347,12 +381,13 @@ let passed = 0;
 let failed = 0;
 await startDaemon();
 try {
-  for (const [label, open] of [['chromium', openChromium], ['firefox', openFirefox]]) {
+  for (const [label, open] of [['chromium', openChromium], ['firefox', openFirefox], ['chromium-ip', openChromiumIp]]) {
     if (!only.includes(label)) continue;
     const b = await open();
     try {
       for (const [name, test] of Object.entries(tests)) {
         if (!name.includes(grep)) continue;
+        if (label === 'chromium-ip' && !IP_TESTS.includes(name)) continue;
         const t0 = Date.now();
         try {
           if ((await test(b)) === 'skip') {
