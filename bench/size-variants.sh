@@ -22,23 +22,28 @@ hot_overrides() {
     for p in $HOT; do echo "--config" "profile.release.package.$p.opt-level=3"; done
 }
 
+# Cargo.toml's profile (since a5cfd73) is "small"; the others undo parts of it to show what each
+# part is worth. "base" is the profile before it.
+old_levels() {
+    echo "--config" "profile.release.opt-level=3" "--config" 'profile.release.package."*".opt-level=3'
+}
 flags() {
     case "$1" in
-        base) ;;
-        cgu1) echo "--config" "profile.release.codegen-units=1" ;;
-        fat) echo "--config" "profile.release.codegen-units=1" "--config" 'profile.release.lto="fat"' ;;
-        small) flags fat; hot_overrides s ;;
-        small-z) flags fat; hot_overrides z ;;
+        base) old_levels; echo "--config" 'profile.release.lto="thin"' "--config" "profile.release.codegen-units=4" ;;
+        cgu1) old_levels; echo "--config" 'profile.release.lto="thin"' ;;
+        fat) old_levels ;;
+        small) ;;
+        small-z) hot_overrides z ;;
         *) echo "unknown variant $1" >&2; exit 2 ;;
     esac
 }
 
 describe() {
     case "$1" in
-        base) echo 'as in Cargo.toml: `lto = "thin"`, `codegen-units = 4`, opt-level 3' ;;
-        cgu1) echo '`codegen-units = 1`' ;;
-        fat) echo '`codegen-units = 1`, `lto = "fat"`' ;;
-        small) echo 'fat + `opt-level = "s"` for every crate but the hot path' ;;
+        base) echo 'before a5cfd73: `lto = "thin"`, `codegen-units = 4`, opt-level 3' ;;
+        cgu1) echo 'base with `codegen-units = 1`' ;;
+        fat) echo 'base with `codegen-units = 1`, `lto = "fat"`' ;;
+        small) echo '**Cargo.toml**: fat + `opt-level = "s"` for every crate but the hot path' ;;
         small-z) echo 'fat + `opt-level = "z"` for every crate but the hot path' ;;
     esac
 }
