@@ -55,7 +55,11 @@ async fn every_file_the_page_names_is_served() {
         let res = get(srv.addr, &format!("/{target}"), &[]).await;
         assert_eq!(res.status, 200, "{target}");
         if target.ends_with(".svg") {
-            assert_eq!(res.header("content-type"), Some("image/svg+xml"), "{target}");
+            assert_eq!(
+                res.header("content-type"),
+                Some("image/svg+xml"),
+                "{target}"
+            );
         }
     }
     srv.stop().await;

@@ -2,7 +2,7 @@
 import { $ } from './dom.js';
 import { Signaling } from './signaling.js';
 import { PeerLink } from './rtc.js';
-import { Session, resumeStats } from './transfer.js';
+import { Session, hasPausedUploads, resumeStats } from './transfer.js';
 import { capabilities, cleanupStale, handover } from './sink.js';
 import * as view from './view.js';
 
@@ -59,10 +59,13 @@ sig.addEventListener('signal', async (ev) => {
     if (entry) dropLink(from, entry, signal.reason);
     return;
   }
-  if (signal.kind === 'offer' && entry?.link.offerer && entry.link.pc.signalingState !== 'stable') {
+  if (signal.kind === 'offer' && entry) {
+    const glare = entry.link.offerer && entry.link.pc.signalingState !== 'stable';
     // Both sides offered at once: the peer whose name sorts last yields.
-    if (sig.name < from) return;
-    dropLink(from, entry, 'renegotiating', false);
+    if (glare && sig.name < from) return;
+    // Otherwise the peer lost its end of our link (we may not know yet) and starts a new one;
+    // what ran on the old one pauses and continues there.
+    dropLink(from, entry, glare ? 'renegotiating' : 'peer reconnected', false);
     entry = null;
   }
   if (!entry && signal.kind === 'offer') entry = connectTo(from, false);
@@ -118,6 +121,11 @@ function dropLink(remote, entry, reason, reconnect = true) {
   state.links.delete(remote);
   if (reconnect && remote === state.seeder) {
     setTimeout(() => state.seeder === remote && !state.links.has(remote) && connectTo(remote, true), 1000);
+  } else if (reconnect && hasPausedUploads(remote)) {
+    // A browser: we were sending to it, so we reconnect while it is in the room and re-offer;
+    // it takes the file back at the byte it has (transfer.js onOffer).
+    const inRoom = () => state.roster.some((p) => p.name === remote);
+    setTimeout(() => inRoom() && !state.links.has(remote) && connectTo(remote, true), 1000);
   }
 }
 

@@ -55,6 +55,11 @@ function pause(remote, downloads, uploads) {
   paused.set(remote, p);
 }
 
+/** Whether uploads to `remote` wait for a new connection (the sender makes it: it re-offers). */
+export function hasPausedUploads(remote) {
+  return (paused.get(remote)?.uploads.length ?? 0) > 0;
+}
+
 function unpause(remote) {
   const p = paused.get(remote);
   if (!p) return { downloads: [], uploads: [] };
