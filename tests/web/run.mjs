@@ -155,6 +155,34 @@ async function ready(p, room = 'home', base = BASE) {
   return myName(p);
 }
 
+// Two pages in a fresh room; page `a` starts sending `size` random bytes to page `c`, which
+// accepts. `finish` waits for both rows and checks them and the saved bytes.
+async function sendBetweenPages(b, tag, size) {
+  const room = `${tag}-${b.name}`;
+  const a = await b.page();
+  const c = await b.page();
+  await ready(a, room);
+  const cName = await ready(c, room);
+  c.acceptDialogs();
+  await a.waitFor((n) => [...document.querySelectorAll('#send-to option')].some((o) => o.value === n), cName);
+  const name = `${tag}-${b.name}.bin`;
+  const src = join(work, name);
+  const payload = randomBytes(size);
+  writeFileSync(src, payload);
+  const saved = b.name.startsWith('chromium') ? c.nextDownload() : null;
+  await a.eval((n) => { document.getElementById('send-to').value = n; }, cName);
+  await a.setFiles('#file-input', [src]);
+  const state = (p) => p.waitFor((n) => document.querySelector(`[data-transfer="${n}"]`)?.dataset.state, name, 90000)
+    .then(() => p.eval((n) => document.querySelector(`[data-transfer="${n}"]`).textContent, name));
+  async function finish() {
+    const [sent, got] = await Promise.all([state(a), state(c)]);
+    if (!got.includes('Verified')) throw new Error(`receiver: ${got}`);
+    if (!sent.includes('Delivered')) throw new Error(`sender: ${sent}`);
+    if (saved && sha(await saved) !== sha(payload)) throw new Error('received file differs');
+  }
+  return { a, c, cName, name, finish, close: async () => { await a.close(); await c.close(); } };
+}
+
 // ---- tests ----------------------------------------------------------------------------------
 const tests = {
   async '10 consecutive 50 MiB downloads from the seeder, none stalls'(b) {
@@ -247,65 +275,27 @@ const tests = {
   },
 
   async 'a transfer between two browser pages, accepted first'(b) {
-    const room = `p2p-${b.name}`;
-    const a = await b.page();
-    const c = await b.page();
-    await ready(a, room);
-    const cName = await ready(c, room);
-    c.acceptDialogs();
-    await a.waitFor((n) => [...document.querySelectorAll('#send-to option')].some((o) => o.value === n), cName);
-    const name = `p2p-${b.name}.bin`;
-    const src = join(work, name);
-    const payload = randomBytes(2 << 20);
-    writeFileSync(src, payload);
-    const saved = b.name.startsWith('chromium') ? c.nextDownload() : null;
-    await a.eval((n) => { document.getElementById('send-to').value = n; }, cName);
-    await a.setFiles('#file-input', [src]);
-    const state = (p) => p.waitFor((n) => document.querySelector(`[data-transfer="${n}"]`)?.dataset.state, name, 60000)
-      .then(() => p.eval((n) => document.querySelector(`[data-transfer="${n}"]`).textContent, name));
-    const [sent, got] = await Promise.all([state(a), state(c)]);
-    if (!got.includes('Verified')) throw new Error(`receiver: ${got}`);
-    if (!sent.includes('Delivered')) throw new Error(`sender: ${sent}`);
-    if (saved && sha(await saved) !== sha(payload)) throw new Error('received file differs');
-    await a.close();
-    await c.close();
+    const t = await sendBetweenPages(b, 'p2p', 2 << 20);
+    await t.finish();
+    await t.close();
   },
 
   async 'a transfer between two pages cut off mid-way resumes on a new link'(b) {
-    const room = `p2p-cut-${b.name}`;
-    const a = await b.page();
-    const c = await b.page();
-    await ready(a, room);
-    const cName = await ready(c, room);
-    c.acceptDialogs();
-    await a.waitFor((n) => [...document.querySelectorAll('#send-to option')].some((o) => o.value === n), cName);
-    const name = `p2p-cut-${b.name}.bin`;
-    const src = join(work, name);
-    const payload = randomBytes(48 << 20);
-    writeFileSync(src, payload);
-    const saved = b.name.startsWith('chromium') ? c.nextDownload() : null;
-    await a.eval((n) => { document.getElementById('send-to').value = n; }, cName);
-    await a.setFiles('#file-input', [src]);
-    await c.waitFor((n) => Number(document.querySelector(`[data-transfer="${n}"]`)?.dataset.done) > 8 << 20, name, 60000);
+    const t = await sendBetweenPages(b, 'p2p-cut', 48 << 20);
+    await t.c.waitFor((n) => Number(document.querySelector(`[data-transfer="${n}"]`)?.dataset.done) > 8 << 20, t.name, 60000);
     // The direct link breaks (as when a phone's Wi-Fi drops): the sender's channels close, both
     // ends notice, and the sender connects again while the receiver is still in the room.
-    await a.eval((n) => {
+    await t.a.eval((n) => {
       for (const ch of Object.values(globalThis.peerbox.state.links.get(n).link.channels)) ch.close();
-    }, cName);
-    const state = (p) => p.waitFor((n) => document.querySelector(`[data-transfer="${n}"]`)?.dataset.state, name, 90000)
-      .then(() => p.eval((n) => document.querySelector(`[data-transfer="${n}"]`).textContent, name));
-    const [sent, got] = await Promise.all([state(a), state(c)]);
-    if (!got.includes('Verified')) throw new Error(`receiver: ${got}`);
-    if (!sent.includes('Delivered')) throw new Error(`sender: ${sent}`);
-    const stats = await c.eval(() => ({ ...globalThis.peerbox.resumeStats }));
-    const sender = await a.eval(() => ({ ...globalThis.peerbox.resumeStats }));
+    }, t.cName);
+    await t.finish();
+    const stats = await t.c.eval(() => ({ ...globalThis.peerbox.resumeStats }));
+    const sender = await t.a.eval(() => ({ ...globalThis.peerbox.resumeStats }));
     if (stats.downloads < 1 || stats.lastOffset < 8 << 20 || sender.uploads < 1) {
       throw new Error(`no resume: receiver ${JSON.stringify(stats)}, sender ${JSON.stringify(sender)}`);
     }
-    if (saved && sha(await saved) !== sha(payload)) throw new Error('received file differs');
     console.log(`  resumed at byte ${stats.lastOffset}`);
-    await a.close();
-    await c.close();
+    await t.close();
   },
 
   async 'chat between two pages, shown as text'(b) {
