@@ -10,7 +10,6 @@
 mod bench_http;
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use bench_http::{count_upload, frame, FRAME, HEADER};
@@ -52,11 +51,7 @@ async fn stream(peers: Peers, waiters: Waiters, remote: String, ch: ChannelId, s
 
 #[tokio::main]
 async fn main() {
-    let ip: IpAddr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "10.77.0.1".into())
-        .parse()
-        .expect("an IP address");
+    let ip = bench_http::ip_arg();
     let mut config = WebrtcConfig {
         udp_bind: vec![ip],
         ..WebrtcConfig::default()

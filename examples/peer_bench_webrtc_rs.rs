@@ -142,11 +142,7 @@ async fn answer(ip: IpAddr, high: usize, offer: bench_http::Offer) -> Result<Str
 
 #[tokio::main]
 async fn main() {
-    let ip: IpAddr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "10.77.0.1".into())
-        .parse()
-        .expect("an IP address");
+    let ip = bench_http::ip_arg();
     let high: usize = std::env::args()
         .nth(2)
         .and_then(|s| s.parse().ok())

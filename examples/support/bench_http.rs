@@ -20,6 +20,15 @@ pub const FRAME: usize = 65536;
 /// The chunk frame header of docs/protocol.md (kind, transfer id, offset).
 pub const HEADER: usize = 13;
 
+/// The address to serve on and bind UDP to: the first argument, else the test namespace's.
+pub fn ip_arg() -> IpAddr {
+    std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "10.77.0.1".into())
+        .parse()
+        .expect("an IP address")
+}
+
 /// Byte `i` of the stream; the page checks bytes against the same formula.
 pub fn pattern(i: u64) -> u8 {
     ((i.wrapping_mul(7)) % 251) as u8
