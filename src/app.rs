@@ -32,6 +32,8 @@ pub struct App {
     /// The live catalog of shared files, set once the seeder's watcher has started; plain HTTP
     /// downloads (`/files/<id>`) serve the same entries the seeder offers.
     pub catalog: std::sync::OnceLock<crate::watch::Catalog>,
+    /// Figures for `/metrics`; modules register their sources when they start.
+    pub metrics: Arc<crate::metrics::Registry>,
 }
 
 impl App {
@@ -48,6 +50,7 @@ impl App {
             http_connections: AtomicUsize::new(0),
             seeder_rooms: std::sync::OnceLock::new(),
             catalog: std::sync::OnceLock::new(),
+            metrics: Arc::default(),
         })
     }
 }

@@ -11,6 +11,7 @@
 //! - [`signal`]: WebSocket rooms, names, and offer/answer/ICE forwarding. Files never pass here.
 //! - [`watch`]: the live, hashed catalog of the share directory.
 //! - [`seeder`]: the always-on WebRTC peer that offers the catalog and receives uploads.
+//! - [`metrics`]: the `/metrics` registry every module adds its figures to.
 //! - [`logging`]: tracing to stderr, or to journald under systemd; [`addrs`]: the URLs to print.
 //! - [`systemd`]: readiness/watchdog notifications; [`reload`]: what SIGHUP may change live.
 
@@ -21,6 +22,7 @@ pub mod config;
 pub mod durable;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod reload;
 pub mod seeder;
 pub mod server;

@@ -243,6 +243,7 @@ async fn start_seeder(app: &Arc<App>) -> Option<tokio::sync::oneshot::Receiver<(
         catalog,
         shutdown: app.shutdown.clone(),
         tasks: app.tasks.clone(),
+        metrics: app.metrics.clone(),
     };
     match crate::seeder::service::start(ctx).await {
         Ok(handle) => {

@@ -262,5 +262,6 @@ fn metrics(app: &App) -> String {
             .num_alive_tasks()
     );
     app.signal.render_metrics(&mut out);
+    app.metrics.render(&mut out);
     out
 }

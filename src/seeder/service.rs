@@ -43,6 +43,8 @@ pub struct Context {
     pub catalog: Catalog,
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
+    /// Where the seeder registers its `/metrics` figures.
+    pub metrics: Arc<crate::metrics::Registry>,
 }
 
 /// What can be changed in a running seeder (SIGHUP).
