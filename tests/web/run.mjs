@@ -1,186 +1,27 @@
 // End-to-end tests of the web client in real browsers against the real daemon binary.
 // Run inside a private network namespace (scripts/netns-run.sh) so browsers gather ICE
 // candidates; scripts/test-browser.sh does that. Usage: node run.mjs PEERBOX_BINARY
-import { spawn } from 'node:child_process';
+// Tests of one topic live in suites/<topic>.mjs, which export `tests` (name -> async (b) => ...)
+// and optionally `ipTests` (names also run in Chromium with real IP candidates).
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BIN, HOST, PORT, BASE, ARTIFACTS, work, dirs, big, sha, sleep, daemon, daemonLog, DAEMON_ENV,
+  spawnDaemon, waitHealthy, startDaemon, stopDaemon, CHROMIUM_ARGS, openChromium, openChromiumIp,
+  IP_TESTS, launchChromium, openFirefox, wrapPlaywright, wrapPuppeteer, myName, ready,
+  sendBetweenPages,
+} from './harness.mjs';
+import { only, grep } from './harness.mjs';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
-import puppeteer from 'puppeteer-core';
 
-const BIN = resolve(process.argv[2] || '../../target/debug/peerbox');
-const HOST = process.env.WEBTEST_HOST || '10.77.0.1';
-const PORT = 18000 + Math.floor(Math.random() * 2000);
-const BASE = `http://${HOST}:${PORT}/`;
-const ARTIFACTS = resolve(process.env.WEBTEST_ARTIFACTS || '../../target/test-artifacts');
-const only = (process.env.WEBTEST_BROWSERS || 'chromium,firefox,chromium-ip').split(',');
-const grep = process.env.WEBTEST_GREP || ''; // run only tests whose name contains this
-mkdirSync(ARTIFACTS, { recursive: true });
-
-const work = mkdtempSync(join(tmpdir(), 'peerbox-web-'));
-const dirs = { share: join(work, 'share'), incoming: join(work, 'incoming'), state: join(work, 'state') };
-for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
-const big = randomBytes(20 << 20);
-writeFileSync(join(dirs.share, 'twenty.bin'), big);
-writeFileSync(join(dirs.share, 'fifty.bin'), randomBytes(50 << 20));
-mkdirSync(join(dirs.share, 'photos'));
-writeFileSync(join(dirs.share, 'photos', 'note <b>x<i>.txt'), 'hello from the share\n');
-
-const sha = (buf) => createHash('sha256').update(buf).digest('hex');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// ---- daemon ---------------------------------------------------------------------------------
-let daemon = null;
-let daemonLog = '';
-// A short shutdown grace, so a restart cuts transfers off instead of letting them finish.
-const DAEMON_ENV = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', PEERBOX_SERVER__SHUTDOWN_GRACE_SECS: '1' };
-function spawnDaemon(port, stateDir, env = {}) {
-  const child = spawn(BIN, ['run', '--system-config', '/nonexistent', '--listen', `${HOST}:${port}`,
-    '--share-dir', dirs.share, '--incoming-dir', dirs.incoming, '--state-dir', stateDir], {
-    env: { ...DAEMON_ENV, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr.on('data', (d) => { daemonLog += d; });
-  return child;
-}
-async function waitHealthy(url) {
-  for (let i = 0; i < 300; i++) {
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch { /* not yet */ }
-    await sleep(50);
-  }
-  throw new Error(`daemon did not start:\n${daemonLog}`);
-}
-async function startDaemon() {
-  daemon = spawnDaemon(PORT, dirs.state);
-  await waitHealthy(`${BASE}healthz`);
-}
-async function stopDaemon(child = daemon) {
-  if (!child) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-  if (child === daemon) daemon = null;
-}
-
-// ---- browsers -------------------------------------------------------------------------------
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run',
-  '--disable-component-update', '--disable-sync',
-  // The HTTPS test's self-signed certificate: without this flag Chromium refuses to register a
-  // service worker from an origin with a certificate error, even after the user accepted it.
-  '--ignore-certificate-errors'];
-
-async function openChromium() {
-  return launchChromium('chromium', CHROMIUM_ARGS);
-}
-// Phones hide their host candidates behind mDNS names, as default Chromium does; a peer that
-// shows real IP candidates must work too. This one runs the transfer tests in IP_TESTS.
-async function openChromiumIp() {
-  return launchChromium('chromium-ip', [...CHROMIUM_ARGS, '--disable-features=WebRtcHideLocalIpsWithMdns']);
-}
-const IP_TESTS = ['host candidates: mDNS names by default, addresses when not hidden', 'download a 20 MiB shared file through the UI, verified',
-  'send a file to the seeder; it lands in incoming', 'a transfer between two browser pages, accepted first'];
-async function launchChromium(name, args) {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args, headless: true });
-  return {
-    name,
-    close: () => browser.close(),
-    async page(width = 390) {
-      const ctx = await browser.newContext({ viewport: { width, height: 800 }, acceptDownloads: true, ignoreHTTPSErrors: true });
-      const page = await ctx.newPage();
-      page.on('console', (m) => { if (m.type() === 'error') console.log(`  [chromium console] ${m.text()}`); });
-      return wrapPlaywright(page);
-    },
-  };
-}
-
-async function openFirefox() {
-  const browser = await puppeteer.launch({
-    browser: 'firefox', executablePath: '/usr/bin/firefox-esr', headless: true, acceptInsecureCerts: true,
-    extraPrefsFirefox: { 'browser.download.folderList': 2, 'browser.download.dir': join(work, 'ff-downloads') },
-  });
-  return {
-    name: 'firefox',
-    close: () => browser.close(),
-    async page(width = 390) {
-      const ctx = await browser.createBrowserContext();
-      const page = await ctx.newPage();
-      await page.setViewport({ width, height: 800 });
-      page.on('console', (m) => { if (m.type() === 'error') console.log(`  [firefox console] ${m.text()}`); });
-      return wrapPuppeteer(page);
-    },
-  };
-}
-
-// One small page API over both drivers.
-function wrapPlaywright(page) {
-  return {
-    acceptDialogs: () => page.on('dialog', (d) => d.accept()),
-    nextDownload: () => {
-      const p = page.waitForEvent('download', { timeout: 60000 }).then(async (dl) => readFileSync(await dl.path()));
-      p.catch(() => {}); // a test that fails earlier must not crash the runner
-      return p;
-    },
-    goto: (url) => page.goto(url),
-    eval: (fn, arg) => page.evaluate(fn, arg),
-    waitFor: (fn, arg, ms = 20000) => page.waitForFunction(fn, arg, { timeout: ms }),
-    fill: (sel, v) => page.fill(sel, v),
-    click: (sel) => page.click(sel),
-    setFiles: (sel, files) => page.setInputFiles(sel, files),
-    screenshot: (path) => page.screenshot({ path, fullPage: true }),
-    close: () => page.close(),
-  };
-}
-function wrapPuppeteer(page) {
-  return {
-    acceptDialogs: () => page.on('dialog', (d) => d.accept()),
-    goto: (url) => page.goto(url),
-    eval: (fn, arg) => page.evaluate(fn, arg),
-    waitFor: (fn, arg, ms = 20000) => page.waitForFunction(fn, { timeout: ms }, arg),
-    fill: async (sel, v) => { await page.$eval(sel, (e) => { e.value = ''; }); await page.type(sel, v); },
-    click: (sel) => page.click(sel),
-    setFiles: async (sel, files) => (await page.$(sel)).uploadFile(...files),
-    screenshot: (path) => page.screenshot({ path, fullPage: true }),
-    close: () => page.close(),
-  };
-}
-
-const myName = (p) => p.eval(() => document.getElementById('my-name').textContent);
-async function ready(p, room = 'home', base = BASE) {
-  await p.goto(`${base}?room=${room}`);
-  await p.waitFor(() => globalThis.peerbox?.sig?.online === true);
-  return myName(p);
-}
-
-// Two pages in a fresh room; page `a` starts sending `size` random bytes to page `c`, which
-// accepts. `finish` waits for both rows and checks them and the saved bytes.
-async function sendBetweenPages(b, tag, size) {
-  const room = `${tag}-${b.name}`;
-  const a = await b.page();
-  const c = await b.page();
-  await ready(a, room);
-  const cName = await ready(c, room);
-  c.acceptDialogs();
-  await a.waitFor((n) => [...document.querySelectorAll('#send-to option')].some((o) => o.value === n), cName);
-  const name = `${tag}-${b.name}.bin`;
-  const src = join(work, name);
-  const payload = randomBytes(size);
-  writeFileSync(src, payload);
-  const saved = b.name.startsWith('chromium') ? c.nextDownload() : null;
-  await a.eval((n) => { document.getElementById('send-to').value = n; }, cName);
-  await a.setFiles('#file-input', [src]);
-  const state = (p) => p.waitFor((n) => document.querySelector(`[data-transfer="${n}"]`)?.dataset.state, name, 90000)
-    .then(() => p.eval((n) => document.querySelector(`[data-transfer="${n}"]`).textContent, name));
-  async function finish() {
-    const [sent, got] = await Promise.all([state(a), state(c)]);
-    if (!got.includes('Verified')) throw new Error(`receiver: ${got}`);
-    if (!sent.includes('Delivered')) throw new Error(`sender: ${sent}`);
-    if (saved && sha(await saved) !== sha(payload)) throw new Error('received file differs');
-  }
-  return { a, c, cName, name, finish, close: async () => { await a.close(); await c.close(); } };
+// Every suites/*.mjs adds its tests (and the names Chromium with real IP candidates runs too).
+const SUITES = new URL('./suites/', import.meta.url);
+const suites = existsSync(SUITES) ? readdirSync(SUITES).filter((f) => f.endsWith('.mjs')).sort() : [];
+const suiteTests = {};
+for (const f of suites) {
+  const mod = await import(new URL(f, SUITES));
+  Object.assign(suiteTests, mod.tests);
+  IP_TESTS.push(...(mod.ipTests || []));
 }
 
 // ---- tests ----------------------------------------------------------------------------------
@@ -402,6 +243,8 @@ const tests = {
     }
   },
 };
+
+Object.assign(tests, suiteTests);
 
 // ---- runner ---------------------------------------------------------------------------------
 let passed = 0;
