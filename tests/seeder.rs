@@ -1,14 +1,15 @@
 //! The seeder end to end: a real daemon, real signaling over WebSocket, and a real Rust WebRTC
-//! peer (the same str0m transport, in the browser's role) downloading and uploading files.
+//! peer (`peerbox::client`, on the seeder's own WebRTC stack, in the browser's role) downloading and uploading files.
 
 mod common;
 
 use std::time::Duration;
 
-use common::peer::{ws_recv, Client, LOOPBACK, WAIT};
+use common::client::{ws_recv, Client, LOOPBACK};
 use common::{random_bytes, TestServer};
 use futures_util::SinkExt;
-use peerbox::seeder::peer::{PeerEvent, Peers, WebrtcConfig};
+use peerbox::client::{ClientError, Incoming};
+use peerbox::seeder::peer::{Peers, WebrtcConfig};
 use peerbox::seeder::protocol::Message;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -37,18 +38,18 @@ async fn downloads_whole_resumed_and_concurrent() {
     let mut a = Client::connect(srv.addr, None).await;
     let file = a.file("big.bin").await;
     assert_eq!(file.hash, b3(&data));
-    let got = a.download(1, &file, 0).await;
+    let got = a.download(&file, 0).await;
     assert_eq!(got.len(), data.len());
     assert!(got == data, "50 MiB arrived intact");
 
     let half = (data.len() / 2) as u64 + 12345;
-    let rest = a.download(2, &file, half).await;
+    let rest = a.download(&file, half).await;
     assert!(rest == data[half as usize..], "resumed from the middle");
 
     // Two peers at once.
     let mut b = Client::connect(srv.addr, None).await;
     let file_b = b.file("big.bin").await;
-    let (ga, gb) = tokio::join!(a.download(3, &file, 0), b.download(1, &file_b, 0));
+    let (ga, gb) = tokio::join!(a.download(&file, 0), b.download(&file_b, 0));
     assert!(ga == data && gb == data, "both concurrent downloads intact");
     a.close().await;
     b.close().await;
@@ -231,27 +232,13 @@ async fn a_stalled_upload_is_detected_and_reported() {
     // The sender goes quiet without closing: the seeder must notice and say so.
     let t0 = std::time::Instant::now();
     let reported = loop {
-        let ev = match c.held.pop_front() {
-            Some(ev) => ev,
-            None => tokio::time::timeout(WAIT, c.events.recv())
-                .await
-                .expect("a report")
-                .expect("open"),
-        };
-        match ev {
-            PeerEvent::Message {
-                binary: false,
-                data,
-                ..
-            } => {
-                if let Ok(Message::Error { message, .. }) =
-                    Message::parse(std::str::from_utf8(&data.data).unwrap())
-                {
-                    break message.unwrap_or_default();
-                }
+        match c.try_next().await {
+            Ok(Incoming::Control(Message::Error { message, .. })) => {
+                break message.unwrap_or_default()
             }
-            PeerEvent::Closed { reason, .. } => break reason,
-            _ => {}
+            Ok(_) => {}
+            Err(ClientError::Closed(reason)) => break reason,
+            Err(e) => panic!("{e}"),
         }
     };
     assert!(reported.contains("stalled"), "{reported}");

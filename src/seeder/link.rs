@@ -94,20 +94,12 @@ impl Link {
                 };
                 match self
                     .peers
-                    .send(&self.remote, self.channel, binary, bytes.clone())
+                    .send(&self.remote, self.channel, binary, bytes)
                     .await
                 {
                     Ok(Sent::Queued { buffered }) => {
                         last_progress = Instant::now();
                         waiting = self.peers.should_wait(buffered);
-                    }
-                    Ok(Sent::Full) => {
-                        pending.push_front(if binary {
-                            Outgoing::Binary(bytes)
-                        } else {
-                            Outgoing::Text(String::from_utf8_lossy(&bytes).into_owned())
-                        });
-                        waiting = true;
                     }
                     Err(e) => {
                         tracing::debug!(remote = %self.remote, error = %e, "link send failed");

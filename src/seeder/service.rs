@@ -57,6 +57,7 @@ pub struct Handle {
 pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
     let config = Arc::new(ctx.config);
     let (peers, peer_events) = Peers::start(config.webrtc.clone(), ctx.shutdown.clone()).await?;
+    ctx.metrics.register(peers.stats());
     let store = {
         let (dir, cfg) = (ctx.incoming_dir.clone(), config.clone());
         tokio::task::spawn_blocking(move || IncomingStore::open(&dir, &cfg))
@@ -277,6 +278,18 @@ impl Hub {
                 }
             }
             PeerEvent::Connected { remote } => tracing::debug!(%remote, "peer connected"),
+            PeerEvent::Candidate { remote, candidate } => {
+                let signal = match candidate {
+                    Some(c) => Signal::Candidate {
+                        candidate: c.candidate,
+                        sdp_mid: c.sdp_mid,
+                        sdp_m_line_index: c.sdp_m_line_index,
+                        username_fragment: None,
+                    },
+                    None => Signal::EndOfCandidates,
+                };
+                let _ = self.out.send((remote, signal));
+            }
         }
     }
 }
