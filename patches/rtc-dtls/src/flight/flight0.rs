@@ -70,8 +70,12 @@ impl Flight for Flight0 {
 
             state.remote_random = client_hello.random.clone();
 
+            // The server chooses in its own preference order (the order of the configured
+            // cipher suites), as TLS servers commonly do: the client's order reflects the
+            // client's CPU, and a server without AES instructions wants ChaCha20-Poly1305 even
+            // when every client lists AES-GCM first.
             if let Ok(id) =
-                find_matching_cipher_suite(&client_hello.cipher_suites, &cfg.local_cipher_suites)
+                find_matching_cipher_suite(&cfg.local_cipher_suites, &client_hello.cipher_suites)
             {
                 if let Ok(cipher_suite) = cipher_suite_for_id(id) {
                     debug!(

@@ -142,7 +142,9 @@ impl HandshakeMessageServerHello {
             if let Ok(extension) = Extension::unmarshal(&mut extension_reader) {
                 extensions.push(extension);
             } else {
-                log::warn!(
+                // Unknown extensions are ignored, as TLS requires (RFC 5246 7.4.1.4); browsers
+                // send several (supported_versions, key_share, ...) in every hello.
+                log::debug!(
                     "Unsupported Extension Type {} {}",
                     extension_buffer[offset],
                     extension_buffer[offset + 1]

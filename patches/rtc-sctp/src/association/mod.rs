@@ -41,6 +41,7 @@ use crate::queue::{
 use crate::shared::{AssociationEventInner, AssociationId, EndpointEvent, EndpointEventInner};
 use crate::util::{constant_time_eq, sna16lt, sna32gt, sna32gte, sna32lt, sna32lte};
 use crate::{AssociationEvent, Payload, Side};
+use pacer::Pacer;
 use shared::error::{Error, Result};
 use shared::{TransportContext, TransportMessage, TransportProtocol};
 use stream::{Stream, StreamEvent, StreamId, StreamState};
@@ -58,6 +59,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+mod pacer;
 pub(crate) mod state;
 pub(crate) mod stats;
 pub(crate) mod stream;
@@ -232,6 +234,10 @@ pub struct Association {
     partial_bytes_acked: u32,
     pub(crate) in_fast_recovery: bool,
     fast_recover_exit_point: u32,
+    /// The packet of lost chunks that Fast Retransmit sends regardless of cwnd has gone out
+    /// (RFC 9260 7.2.4 step 3); later lost chunks wait for the window.
+    fast_retransmit_first_sent: bool,
+    pacer: Pacer,
 
     // Chunks stored for retransmission
     stored_init: Option<ChunkInit>,
@@ -327,6 +333,8 @@ impl Default for Association {
             partial_bytes_acked: 0,
             in_fast_recovery: false,
             fast_recover_exit_point: 0,
+            fast_retransmit_first_sent: false,
+            pacer: Pacer::default(),
 
             // Chunks stored for retransmission
             stored_init: None,
@@ -476,7 +484,10 @@ impl Association {
     /// - a call was made to `handle_timeout`
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next_timeout()
+        match (self.timers.next_timeout(), self.pacer.wake) {
+            (Some(t), Some(p)) => Some(t.min(p)),
+            (t, p) => t.or(p),
+        }
     }
 
     /// Returns packets to transmit
@@ -986,16 +997,20 @@ impl Association {
                 self.handle_init(p, c)?
             }
         } else if let Some(c) = chunk_any.downcast_ref::<ChunkAbort>() {
-            let mut err_str = String::new();
-            for e in &c.error_causes {
-                if matches!(e.code, USER_INITIATED_ABORT) {
-                    debug!("User initiated abort received");
-                    let _ = self.close(AssociationError::Reset);
-                    return Ok(());
-                }
-                err_str += &format!("({})", e);
-            }
-            return Err(Error::ErrAbortChunk(err_str));
+            // An ABORT is how the peer ends the association (RFC 9260 9.1), and how several
+            // stacks close a data channel connection; whatever its causes, it is the peer's
+            // decision and not an error of this endpoint.
+            let user_initiated = c
+                .error_causes
+                .iter()
+                .any(|e| matches!(e.code, USER_INITIATED_ABORT));
+            let causes: String = c.error_causes.iter().map(|e| format!("({e})")).collect();
+            debug!(
+                "[{}] ABORT received (user initiated: {user_initiated}) {causes}",
+                self.side
+            );
+            let _ = self.close(AssociationError::Reset);
+            return Ok(());
         } else if let Some(c) = chunk_any.downcast_ref::<ChunkError>() {
             let mut err_str = String::new();
             for e in &c.error_causes {
@@ -1441,7 +1456,7 @@ impl Association {
         }
 
         // Process selective ack
-        let (bytes_acked_per_stream, total_bytes_acked, htna) =
+        let (bytes_acked_per_stream, total_bytes_acked, htna, newest_sent) =
             self.process_selective_ack(d, now)?;
 
         let mut cum_tsn_ack_point_advanced = false;
@@ -1473,7 +1488,19 @@ impl Association {
             self.rwnd = d.advertised_receiver_window_credit - bytes_outstanding;
         }
 
-        self.process_fast_retransmission(d.cumulative_tsn_ack, htna, cum_tsn_ack_point_advanced)?;
+        // The highest TSN this SACK covers: every outstanding TSN below it is reported missing.
+        let highest_reported = d.gap_ack_blocks.last().map_or(d.cumulative_tsn_ack, |g| {
+            d.cumulative_tsn_ack.wrapping_add(g.end as u32)
+        });
+        self.process_fast_retransmission(
+            d.cumulative_tsn_ack,
+            htna,
+            highest_reported,
+            cum_tsn_ack_point_advanced,
+        )?;
+        if let Some(newest_sent) = newest_sent {
+            self.detect_lost_retransmissions(newest_sent);
+        }
 
         if self.use_forward_tsn {
             // RFC 3758 Sec 3.5 C1
@@ -1726,10 +1753,13 @@ impl Association {
         &mut self,
         d: &ChunkSelectiveAck,
         now: Instant,
-    ) -> Result<(FxHashMap<u16, i64>, i64, u32)> {
+    ) -> Result<(FxHashMap<u16, i64>, i64, u32, Option<Instant>)> {
         let mut bytes_acked_per_stream = FxHashMap::default();
         let mut total_bytes_acked = 0;
         let mut newly_acked_data = false;
+        // The latest first transmission among the DATA this SACK newly acknowledges: anything
+        // fast-retransmitted before it and still missing was lost again.
+        let mut newest_sent: Option<Instant> = None;
         // Abandoned DATA can precede the earliest outstanding TSN. RFC 9260
         // 6.3.2 R3 applies to that outstanding DATA, including gap acknowledgments.
         let earliest_outstanding = self.inflight_queue.sorted.iter().copied().find(|tsn| {
@@ -1747,6 +1777,9 @@ impl Association {
             if let Some(mut c) = self.inflight_queue.pop(i) {
                 if c.acknowledge() {
                     newly_acked_data |= c.nsent > 0;
+                    if c.nsent == 1 {
+                        newest_sent = newest_sent.max(c.since);
+                    }
 
                     let n_bytes_acked = c.user_data.len() as i64;
                     total_bytes_acked += n_bytes_acked;
@@ -1771,6 +1804,7 @@ impl Association {
                         self.min_tsn2measure_rtt = self.my_next_tsn;
                         if let Some(since) = &c.since {
                             let rtt = now.duration_since(*since);
+                            self.pacer.on_rtt(rtt);
                             let srtt = self.rto_mgr.set_new_rtt(rtt.as_millis() as u64);
                             trace!(
                                 "[{}] SACK: measured-rtt={} srtt={} new-rto={}",
@@ -1813,6 +1847,9 @@ impl Association {
                 if let Some(c) = self.inflight_queue.get(tsn) {
                     if newly_acknowledged {
                         newly_acked_data |= c.nsent > 0;
+                        if c.nsent == 1 {
+                            newest_sent = newest_sent.max(c.since);
+                        }
                         total_bytes_acked += n_bytes_acked;
                         if self.is_current_stream_data(c) {
                             *bytes_acked_per_stream
@@ -1826,6 +1863,7 @@ impl Association {
                             self.min_tsn2measure_rtt = self.my_next_tsn;
                             if let Some(since) = &c.since {
                                 let rtt = now.duration_since(*since);
+                                self.pacer.on_rtt(rtt);
                                 let srtt = self.rto_mgr.set_new_rtt(rtt.as_millis() as u64);
                                 trace!(
                                     "[{}] SACK: measured-rtt={} srtt={} new-rto={}",
@@ -1864,7 +1902,7 @@ impl Association {
             // TSN remains outstanding.
             self.timers.set(Timer::T3RTX, None);
         }
-        Ok((bytes_acked_per_stream, total_bytes_acked, htna))
+        Ok((bytes_acked_per_stream, total_bytes_acked, htna, newest_sent))
     }
 
     fn on_cumulative_tsn_ack_point_advanced(&mut self, total_bytes_acked: i64, now: Instant) {
@@ -1944,6 +1982,7 @@ impl Association {
         &mut self,
         cum_tsn_ack_point: u32,
         htna: u32,
+        highest_reported: u32,
         cum_tsn_ack_point_advanced: bool,
     ) -> Result<()> {
         // HTNA algorithm - RFC 4960 Sec 7.2.4
@@ -1960,8 +1999,10 @@ impl Association {
                 // a) increment only for missing TSNs prior to the HTNA
                 htna
             } else {
-                // b) increment for all TSNs reported missing
-                cum_tsn_ack_point.wrapping_add(self.inflight_queue.len() as u32 + 1)
+                // b) increment for all TSNs reported missing: those below the highest TSN the
+                // SACK acknowledges. DATA sent after it was not reported missing, and counting
+                // it would fast-retransmit chunks that are merely still in flight.
+                highest_reported
             };
 
             let mut tsn = cum_tsn_ack_point.wrapping_add(1);
@@ -1969,6 +2010,11 @@ impl Association {
                 if let Some(c) = self.inflight_queue.get_mut(tsn) {
                     if c.is_outstanding() && c.miss_indicator < 3 {
                         c.miss_indicator += 1;
+                        if c.miss_indicator == 3 {
+                            // Newly marked chunks: their first packet goes regardless of cwnd.
+                            self.will_retransmit_fast = true;
+                            self.fast_retransmit_first_sent = false;
+                        }
                         if c.miss_indicator == 3 && !self.in_fast_recovery {
                             // 2)  If not in Fast Recovery, adjust the ssthresh and cwnd of the
                             //     destination address(es) to which the missing DATA chunks were
@@ -1979,6 +2025,7 @@ impl Association {
                             self.cwnd = self.ssthresh;
                             self.partial_bytes_acked = 0;
                             self.will_retransmit_fast = true;
+                            self.fast_retransmit_first_sent = false;
 
                             trace!(
                                 "[{}] updated cwnd={} ssthresh={} inflight={} (FR)",
@@ -2002,6 +2049,33 @@ impl Association {
         }
 
         Ok(())
+    }
+
+    /// A fast-retransmitted chunk that is still missing once DATA first sent after its
+    /// retransmission has been acknowledged was lost again (the path delivers in order): mark it
+    /// for another fast retransmission instead of leaving it to the T3-rtx timer. Like the
+    /// candidate scan, this stops at the first outstanding chunk never reported missing.
+    fn detect_lost_retransmissions(&mut self, newest_sent: Instant) {
+        let mut i = 0;
+        loop {
+            let tsn = self.cumulative_tsn_ack_point.wrapping_add(i + 1);
+            let Some(c) = self.inflight_queue.get_mut(tsn) else {
+                break;
+            };
+            if c.is_outstanding() {
+                if c.miss_indicator == 0 {
+                    break;
+                }
+                if c.fast_retransmitted_at.is_some_and(|at| at < newest_sent) {
+                    c.fast_retransmitted_at = None;
+                    c.lost_again = true;
+                    self.will_retransmit_fast = true;
+                    self.fast_retransmit_first_sent = false;
+                    trace!("[{}] tsn={} lost again", self.side, tsn);
+                }
+            }
+            i += 1;
+        }
     }
 
     /// The caller must hold the lock. This method was only added because the
@@ -2257,15 +2331,18 @@ impl Association {
         let state = self.state();
         match state {
             AssociationState::Established => {
+                self.pacer
+                    .refill(now, self.cwnd, self.cwnd <= self.ssthresh, self.mtu);
                 raw_packets = self.gather_data_packets_to_retransmit(raw_packets, now);
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
                 }
-                raw_packets = self.gather_outbound_data_and_reconfig_packets(raw_packets, now);
+                // RFC 9260 6.1 C: chunks marked for retransmission go before new DATA.
+                raw_packets = self.gather_outbound_fast_retransmission_packets(raw_packets, now);
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
                 }
-                raw_packets = self.gather_outbound_fast_retransmission_packets(raw_packets, now);
+                raw_packets = self.gather_outbound_data_and_reconfig_packets(raw_packets, now);
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
                 }
@@ -2276,6 +2353,8 @@ impl Association {
             AssociationState::ShutdownPending
             | AssociationState::ShutdownSent
             | AssociationState::ShutdownReceived => {
+                self.pacer
+                    .refill(now, self.cwnd, self.cwnd <= self.ssthresh, self.mtu);
                 raw_packets = self.gather_data_packets_to_retransmit(raw_packets, now);
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
@@ -2399,94 +2478,128 @@ impl Association {
         mut raw_packets: Vec<Bytes>,
         now: Instant,
     ) -> Vec<Bytes> {
-        if self.will_retransmit_fast {
-            self.will_retransmit_fast = false;
-
-            let mut to_fast_retrans: Vec<ChunkPayloadData> = vec![];
-            let mut fast_retrans_size = COMMON_HEADER_SIZE;
-
-            let mut i = 0;
-            loop {
-                let tsn = self.cumulative_tsn_ack_point.wrapping_add(i + 1);
-                if let Some(c) = self.inflight_queue.get(tsn) {
-                    if !c.is_fast_retransmit_candidate() {
-                        i += 1;
-                        continue;
-                    }
-
-                    // Only the retry being considered needs a policy check.
-                    // Retire an exhausted candidate's whole message first.
-                    match self.abandon_retransmit_candidate(tsn, now) {
-                        Ok(true) => {
-                            to_fast_retrans.retain(|chunk| {
-                                self.inflight_queue
-                                    .get(chunk.tsn)
-                                    .is_some_and(|c| !c.abandoned())
-                            });
-                            fast_retrans_size = COMMON_HEADER_SIZE
-                                + to_fast_retrans
-                                    .iter()
-                                    .map(|c| {
-                                        (DATA_CHUNK_HEADER_SIZE + c.user_data.len() as u32)
-                                            .next_multiple_of(4)
-                                    })
-                                    .sum::<u32>();
-                            i += 1;
-                            continue;
-                        }
-                        Ok(false) => {}
-                        Err(err) => {
-                            self.fail_message_queue(err);
-                            return vec![];
-                        }
-                    }
-                    let Some(c) = self.inflight_queue.get(tsn) else {
-                        break;
-                    };
-
-                    // RFC 4960 Sec 7.2.4 Fast Retransmit on Gap Reports
-                    //  3)  Determine how many of the earliest (i.e., lowest TSN) DATA chunks
-                    //      marked for retransmission will fit into a single packet, subject
-                    //      to constraint of the path MTU of the destination transport
-                    //      address to which the packet is being sent.  Call this value K.
-                    //      Retransmit those K DATA chunks in a single packet.  When a Fast
-                    //      Retransmit is being performed, the sender SHOULD ignore the value
-                    //      of cwnd and SHOULD NOT delay retransmission for this single
-                    //		packet.
-
-                    // Padded wire size, the same accounting
-                    // bundle_data_chunks_into_packets uses for bundle
-                    // decisions.
-                    let data_chunk_size =
-                        (DATA_CHUNK_HEADER_SIZE + c.user_data.len() as u32).next_multiple_of(4);
-                    if self.mtu < fast_retrans_size + data_chunk_size {
-                        break;
-                    }
-
-                    fast_retrans_size += data_chunk_size;
-                } else {
-                    break; // end of pending data
-                }
-
-                if let Some(c) = self.inflight_queue.get(tsn) {
-                    to_fast_retrans.push(c.clone());
-                }
-                i += 1;
-            }
-
-            for chunk in &mut to_fast_retrans {
-                if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
-                    c.nsent += 1;
-                    chunk.nsent = c.nsent;
-                    self.stats.inc_fast_retrans();
-                    trace!(
-                        "[{}] fast-retransmit: tsn={} sent={} htna={}",
-                        self.side, c.tsn, c.nsent, self.fast_recover_exit_point
-                    );
-                }
-            }
-            self.bundle_data_chunks_into_packets(to_fast_retrans, &mut raw_packets);
+        if !self.will_retransmit_fast {
+            return raw_packets;
         }
+        self.will_retransmit_fast = false;
+
+        // RFC 9260 7.2.4 Fast Retransmit on Gap Reports
+        //  3)  Determine how many of the earliest (i.e., lowest TSN) DATA chunks marked for
+        //      retransmission will fit into a single packet [...]. Retransmit those K DATA
+        //      chunks in a single packet. When a Fast Retransmit is being performed, the
+        //      sender SHOULD ignore the value of cwnd and SHOULD NOT delay retransmission for
+        //      this single packet.
+        //  5)  [...] Those TSNs marked for retransmission due to the Fast Retransmit algorithm
+        //      that did not fit in the sent datagram carrying K other TSNs are also marked as
+        //      ineligible for a subsequent Fast Retransmit. However, as they are marked for
+        //      retransmission they will be retransmitted later on as soon as cwnd allows.
+        //
+        // "As soon as cwnd allows" counts what is really in the network: outstanding bytes
+        // minus the chunks reported lost that were not retransmitted yet. Sending only the
+        // first packet per SACK instead would recover a burst loss of N packets in N round
+        // trips, and in practice the T3-rtx timer (1 s minimum) fires first.
+        //
+        // Candidates lie below every outstanding chunk that was never reported missing (miss
+        // indications only grow, and always for every outstanding TSN below the highest one
+        // acknowledged), so the scan stops at the first of those.
+        let mut lost: Vec<u32> = vec![];
+        let mut lost_bytes = 0usize;
+        let mut i = 0;
+        loop {
+            let tsn = self.cumulative_tsn_ack_point.wrapping_add(i + 1);
+            let Some(c) = self.inflight_queue.get(tsn) else {
+                break; // end of in-flight data
+            };
+            if c.is_fast_retransmit_candidate() {
+                lost.push(tsn);
+                lost_bytes += c.user_data.len();
+            } else if c.is_outstanding() && c.miss_indicator == 0 {
+                break;
+            }
+            i += 1;
+        }
+        let mut pipe = self
+            .inflight_queue
+            .get_num_bytes()
+            .saturating_sub(lost_bytes);
+
+        let mut to_fast_retrans: Vec<ChunkPayloadData> = vec![];
+        let mut first_packet = !self.fast_retransmit_first_sent;
+        let mut fast_retrans_size = COMMON_HEADER_SIZE;
+        let mut remaining = false;
+        for tsn in lost {
+            // Only the retry being considered needs a policy check.
+            // Retire an exhausted candidate's whole message first.
+            match self.abandon_retransmit_candidate(tsn, now) {
+                Ok(true) => {
+                    to_fast_retrans.retain(|chunk| {
+                        self.inflight_queue
+                            .get(chunk.tsn)
+                            .is_some_and(|c| !c.abandoned())
+                    });
+                    fast_retrans_size = COMMON_HEADER_SIZE
+                        + to_fast_retrans
+                            .iter()
+                            .map(|c| {
+                                (DATA_CHUNK_HEADER_SIZE + c.user_data.len() as u32)
+                                    .next_multiple_of(4)
+                            })
+                            .sum::<u32>();
+                    continue;
+                }
+                Ok(false) => {}
+                Err(err) => {
+                    self.fail_message_queue(err);
+                    return vec![];
+                }
+            }
+            let Some(c) = self.inflight_queue.get(tsn) else {
+                continue;
+            };
+            if !c.is_fast_retransmit_candidate() {
+                continue;
+            }
+            let len = c.user_data.len();
+            if first_packet {
+                // Padded wire size, the same accounting bundle_data_chunks_into_packets uses
+                // for bundle decisions.
+                let data_chunk_size = (DATA_CHUNK_HEADER_SIZE + len as u32).next_multiple_of(4);
+                if self.mtu >= fast_retrans_size + data_chunk_size || to_fast_retrans.is_empty() {
+                    fast_retrans_size += data_chunk_size;
+                    pipe += len;
+                    to_fast_retrans.push(c.clone());
+                    continue;
+                }
+                first_packet = false;
+            }
+            if pipe + len > self.cwnd as usize || !self.pacer.take(now, len) {
+                remaining = true;
+                break;
+            }
+            pipe += len;
+            to_fast_retrans.push(c.clone());
+        }
+        if !to_fast_retrans.is_empty() {
+            self.fast_retransmit_first_sent = true;
+        }
+        // Lost chunks left behind go out on a later poll: after a SACK shrinks the pipe, or at
+        // the pacer's deadline.
+        self.will_retransmit_fast = remaining;
+
+        for chunk in &mut to_fast_retrans {
+            if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
+                c.nsent += 1;
+                c.fast_retransmitted_at = Some(now);
+                c.lost_again = false;
+                chunk.nsent = c.nsent;
+                self.stats.inc_fast_retrans();
+                trace!(
+                    "[{}] fast-retransmit: tsn={} sent={} htna={}",
+                    self.side, c.tsn, c.nsent, self.fast_recover_exit_point
+                );
+            }
+        }
+        self.bundle_data_chunks_into_packets(to_fast_retrans, &mut raw_packets);
 
         raw_packets
     }
@@ -2969,6 +3082,10 @@ impl Association {
 
                 if data_len > self.rwnd as usize {
                     break; // no more rwnd
+                }
+
+                if !self.pacer.take(now, data_len) {
+                    break; // paced: the pacer's deadline brings the next poll
                 }
 
                 if let Some(chunk) = self.move_pending_data_chunk_to_inflight_queue(

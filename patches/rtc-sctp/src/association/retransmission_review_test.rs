@@ -34,6 +34,8 @@ fn recovery_checks_are_bounded_by_candidates_in_large_windows() -> Result<()> {
                 if fast {
                     a.inflight_queue.get_mut(tsn).unwrap().miss_indicator = 3;
                     a.will_retransmit_fast = true;
+                    // A new third miss indication: its first packet ignores cwnd.
+                    a.fast_retransmit_first_sent = false;
                     // The next candidate terminates this one-packet pass.
                     a.inflight_queue.get_mut(tsn + 1).unwrap().miss_indicator = 3;
                 }
@@ -122,6 +124,11 @@ fn later_exhausted_fragment_cancels_previously_selected_retry() -> Result<()> {
             .get_mut(sent[1].tsn)
             .unwrap()
             .miss_indicator = 3;
+        // Reported missing too (the SACKs that reported sent[1] covered it), but not retried.
+        a.inflight_queue
+            .get_mut(sent[0].tsn)
+            .unwrap()
+            .miss_indicator = 2;
         a.will_retransmit_fast = true;
         let fast = a.gather_outbound_fast_retransmission_packets(vec![], at);
         assert_eq!(

@@ -176,6 +176,12 @@ pub struct ChunkPayloadData {
     /// Retransmission flag set when T1-RTX timeout occurred and this
     /// chunk is still in the inflight queue
     pub(crate) retransmit: bool,
+
+    /// When this chunk was last fast-retransmitted.
+    pub(crate) fast_retransmitted_at: Option<Instant>,
+    /// Its fast retransmission was lost too: DATA first sent after it has been acknowledged
+    /// while it is still missing. It may then be fast-retransmitted again.
+    pub(crate) lost_again: bool,
 }
 
 impl Default for ChunkPayloadData {
@@ -200,6 +206,8 @@ impl Default for ChunkPayloadData {
             nsent: 0,
             abandoned: false,
             retransmit: false,
+            fast_retransmitted_at: None,
+            lost_again: false,
         }
     }
 }
@@ -285,6 +293,8 @@ impl Chunk for ChunkPayloadData {
             nsent: 0,
             abandoned: false,
             retransmit: false,
+            fast_retransmitted_at: None,
+            lost_again: false,
         })
     }
 
@@ -325,7 +335,7 @@ impl ChunkPayloadData {
     }
 
     pub(crate) fn is_fast_retransmit_candidate(&self) -> bool {
-        self.is_outstanding() && self.nsent == 1 && self.miss_indicator >= 3
+        self.is_outstanding() && (self.nsent == 1 || self.lost_again) && self.miss_indicator >= 3
     }
 
     /// Record peer progress without changing payload ownership.

@@ -3773,3 +3773,121 @@ fn test_abort_closes_both_sides() -> Result<()> {
     pair.client_conn_mut(client_ch).abort()?;
     Ok(())
 }
+
+/// Drives the pair while dropping the client's outbound packets for which `drop(index, tsns)`
+/// says so (index counted from the first call, tsns of the DATA chunks in the packet); returns
+/// the simulated time it took for the pair to go idle.
+fn drive_dropping(pair: &mut Pair, mut drop: impl FnMut(usize, &[u32]) -> bool) -> Duration {
+    let start = pair.time;
+    let mut sent = 0;
+    loop {
+        pair.client.drive(pair.time, pair.server.addr);
+        let queued = std::mem::take(&mut pair.client.outbound);
+        for t in queued {
+            let mut tsns = vec![];
+            if let Payload::RawEncode(ref raw) = t.message {
+                for p in raw.iter().filter_map(|r| Packet::unmarshal(r).ok()) {
+                    for c in &p.chunks {
+                        if let Some(d) = c.as_any().downcast_ref::<ChunkPayloadData>() {
+                            tsns.push(d.tsn);
+                        }
+                    }
+                }
+            }
+            if !drop(sent, &tsns) {
+                pair.client.outbound.push_back(t);
+            }
+            sent += 1;
+        }
+        if !pair.step() {
+            return pair.time - start;
+        }
+    }
+}
+
+#[test]
+fn test_assoc_burst_loss_is_recovered_by_fast_retransmit_not_t3() -> Result<()> {
+    let si: u16 = 1;
+    // A burst, one packet, and one packet whose fast retransmission is lost as well.
+    for what in ["a burst", "one packet", "a retransmission"] {
+        let (mut pair, client_ch, server_ch) = create_association_pair(AckMode::Normal, 0)?;
+        pair.latency = Duration::from_millis(5);
+        establish_session_pair(&mut pair, client_ch, server_ch, si)?;
+
+        let msg = Bytes::from(vec![7u8; 1000]);
+        let now = pair.time;
+        for _ in 0..400 {
+            pair.client_stream(client_ch, si)?.write_sctp(
+                now,
+                &msg,
+                PayloadProtocolIdentifier::Binary,
+            )?;
+        }
+        let (mut target, mut seen) = (None, 0);
+        let took = drive_dropping(&mut pair, |i, tsns| match what {
+            "a burst" => (60..100).contains(&i),
+            "one packet" => i == 60,
+            _ => {
+                if i == 60 {
+                    target = tsns.first().copied();
+                }
+                let hit = target.is_some_and(|t| tsns.contains(&t));
+                seen += hit as u32;
+                hit && seen <= 2
+            }
+        });
+
+        let mut got = 0;
+        while let Some(chunks) = pair.server_stream(server_ch, si)?.read_sctp()? {
+            got += chunks.len();
+        }
+        assert_eq!(got, 400 * 1000, "{what}: every byte arrived");
+        let a = pair.client_conn_mut(client_ch);
+        let (t3, fast) = (a.stats.get_num_t3timeouts(), a.stats.get_num_fast_retrans());
+        assert_eq!(t3, 0, "{what}: recovered without a T3-rtx timeout");
+        assert!(fast >= 1, "{what}: {fast} fast retransmissions");
+        // 10 ms round trips: a few of them, nowhere near RTO.min (1 s).
+        assert!(took < Duration::from_millis(400), "{what}: took {took:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn test_assoc_pacing_spreads_a_window_over_the_round_trip() -> Result<()> {
+    let si: u16 = 1;
+    let (mut pair, client_ch, server_ch) = create_association_pair(AckMode::Normal, 0)?;
+    pair.latency = Duration::from_millis(20);
+    establish_session_pair(&mut pair, client_ch, server_ch, si)?;
+    let msg = Bytes::from(vec![7u8; 1000]);
+    let now = pair.time;
+    // Under the receiver's 1 MiB window, which this test does not drain.
+    for _ in 0..900 {
+        pair.client_stream(client_ch, si)?.write_sctp(
+            now,
+            &msg,
+            PayloadProtocolIdentifier::Binary,
+        )?;
+    }
+    // The largest number of DATA packets the client put out at one instant.
+    let mut largest_burst = 0;
+    loop {
+        pair.client.drive(pair.time, pair.server.addr);
+        largest_burst = largest_burst.max(pair.client.outbound.len());
+        if !pair.step() {
+            break;
+        }
+    }
+    let mut got = 0;
+    while let Some(chunks) = pair.server_stream(server_ch, si)?.read_sctp()? {
+        got += chunks.len();
+    }
+    assert_eq!(got, 900 * 1000);
+    let cwnd = pair.client_conn_mut(client_ch).cwnd as usize;
+    // Without pacing a whole window opening leaves at once (hundreds of packets in slow
+    // start); paced, a burst is 2 ms of the rate: 2 * cwnd / 40 ms * 2 ms = cwnd / 10.
+    assert!(
+        largest_burst * 1000 <= cwnd / 5,
+        "a burst of {largest_burst} packets with cwnd {cwnd}"
+    );
+    Ok(())
+}
