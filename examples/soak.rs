@@ -127,11 +127,9 @@ async fn webrtc_churn(addr: SocketAddr, upload: &[u8]) {
         }
     }
     let quarter = &upload[..upload.len() / 4];
-    for (i, part) in quarter
-        .chunks(peerbox::seeder::frame::MAX_PAYLOAD_BYTES)
-        .enumerate()
-    {
-        let at = (i * peerbox::seeder::frame::MAX_PAYLOAD_BYTES) as u64;
+    let payload = c.max_payload();
+    for (i, part) in quarter.chunks(payload).enumerate() {
+        let at = (i * payload) as u64;
         c.send_chunk(3, at, part).await.expect("send a chunk");
     }
     c.send(Message::Cancel {

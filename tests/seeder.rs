@@ -289,3 +289,137 @@ async fn a_connection_that_never_comes_up_is_reported_through_signaling() {
     assert!(reason.contains("ICE/DTLS"), "{reason}");
     srv.stop().await;
 }
+
+/// Offers to the seeder through raw signaling with a client transport of its own; returns the
+/// answer SDP as the seeder sent it, the peers, their events and the signaling socket.
+async fn raw_offer(
+    addr: std::net::SocketAddr,
+) -> (
+    String,
+    Peers,
+    tokio::sync::mpsc::UnboundedReceiver<peerbox::seeder::peer::PeerEvent>,
+    common::client::WsStream,
+    CancellationToken,
+) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .unwrap();
+    ws_recv(&mut ws).await; // welcome
+    ws.send(Ws::text(json!({"type":"join","room":"home"}).to_string()))
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    let cfg = WebrtcConfig {
+        udp_bind: vec![LOOPBACK],
+        ..WebrtcConfig::default()
+    };
+    let (peers, events) = Peers::start(cfg, stop.clone()).await.unwrap();
+    let offer = peers.create_offer("peerbox", &["peerbox"]).await.unwrap();
+    let msg = json!({"type":"signal","to":"peerbox","signal":{"kind":"offer","sdp":offer}});
+    ws.send(Ws::text(msg.to_string())).await.unwrap();
+    let answer = loop {
+        let m = ws_recv(&mut ws).await;
+        if m["type"] == "signal" && m["signal"]["kind"] == "answer" {
+            break m["signal"]["sdp"].as_str().unwrap().to_owned();
+        }
+    };
+    (answer, peers, events, ws, stop)
+}
+
+fn max_message_size(sdp: &str) -> usize {
+    sdp.lines()
+        .find_map(|l| l.trim().strip_prefix("a=max-message-size:"))
+        .expect("a=max-message-size in the answer")
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_states_the_message_size_the_seeder_accepts_and_one_more_is_refused() {
+    use peerbox::seeder::frame;
+    use peerbox::seeder::peer::PeerEvent;
+    // The default: the answer says 256 KiB, the seeder's limit.
+    let srv = server().await;
+    let (answer, _peers, _events, _ws, stop) = raw_offer(srv.addr).await;
+    assert_eq!(
+        max_message_size(&answer),
+        WebrtcConfig::default().max_message_bytes
+    );
+    stop.cancel();
+    srv.stop().await;
+
+    // A seeder limited to 64 KiB says so; a client that ignores it (the answer altered to
+    // claim 256 KiB) gets a message of exactly 64 KiB through and one byte more refused.
+    let srv = TestServer::start_with(|c| {
+        c.seeder.enabled = true;
+        c.seeder.webrtc.udp_bind = vec![LOOPBACK];
+        c.seeder.webrtc.max_message_bytes = 65536;
+    })
+    .await;
+    let (answer, peers, mut events, mut ws, stop) = raw_offer(srv.addr).await;
+    assert_eq!(max_message_size(&answer), 65536);
+    let lied = answer.replace("a=max-message-size:65536", "a=max-message-size:262144");
+    peers.accept_answer("peerbox", &lied).await.unwrap();
+    let channel = loop {
+        tokio::select! {
+            m = ws_recv(&mut ws) => {
+                if m["type"] == "signal" && m["signal"]["kind"] == "candidate" {
+                    let c = m["signal"]["candidate"].as_str().unwrap();
+                    peers.add_candidate("peerbox", c).await.unwrap();
+                }
+            }
+            ev = events.recv() => match ev.expect("transport") {
+                PeerEvent::ChannelOpen { channel, max_message, .. } => {
+                    assert_eq!(max_message, 262144, "the client believes the altered answer");
+                    break channel;
+                }
+                PeerEvent::Candidate { candidate: Some(c), .. } => {
+                    let msg = json!({"type":"signal","to":"peerbox","signal":{"kind":"candidate","candidate":c.candidate}});
+                    ws.send(Ws::text(msg.to_string())).await.unwrap();
+                }
+                _ => {}
+            },
+        }
+    };
+    let hello = Message::Hello {
+        version: 1,
+        agent: None,
+    };
+    let send = |binary: bool, data: Vec<u8>| peers.send("peerbox", channel, binary, data);
+    send(false, hello.to_text().into_bytes()).await.unwrap();
+    // A chunk frame for a transfer the seeder does not know is answered `unknown_transfer`,
+    // which shows it was received and parsed.
+    let probe =
+        |id: u32, total: usize| frame::encode(id, 0, &vec![7u8; total - frame::HEADER_BYTES]);
+    send(true, probe(77, 65536)).await.unwrap();
+    send(true, probe(78, 65537)).await.unwrap();
+    send(true, probe(79, 65536)).await.unwrap();
+    let mut answered = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        match ev {
+            PeerEvent::Message {
+                binary: false,
+                data,
+                ..
+            } => {
+                if let Ok(Message::Error {
+                    transfer_id: Some(id),
+                    ..
+                }) = Message::parse(std::str::from_utf8(&data.data).unwrap())
+                {
+                    answered.push(id);
+                    if id == 79 {
+                        break;
+                    }
+                }
+            }
+            PeerEvent::Closed { .. } => break,
+            _ => {}
+        }
+    }
+    assert!(answered.contains(&77), "64 KiB accepted: {answered:?}");
+    assert!(!answered.contains(&78), "64 KiB + 1 refused: {answered:?}");
+    stop.cancel();
+    srv.stop().await;
+}

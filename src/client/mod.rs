@@ -100,6 +100,8 @@ pub struct Client {
     peers: Peers,
     events: mpsc::UnboundedReceiver<PeerEvent>,
     channel: ChannelId,
+    /// Largest message the connection carries.
+    max_message: usize,
     seeder: String,
     name: String,
     resume_token: String,
@@ -178,7 +180,7 @@ impl Client {
         let (peers, mut events) = Peers::start(cfg, stop.clone()).await?;
         let offer = peers.create_offer(&seeder, &[CHANNEL_LABEL]).await?;
         signaling.signal(&seeder, json!({"kind": "offer", "sdp": offer}))?;
-        let channel = tokio::time::timeout(
+        let (channel, max_message) = tokio::time::timeout(
             opts.timeout,
             negotiate(&mut signaling, &peers, &mut events, &seeder),
         )
@@ -189,6 +191,7 @@ impl Client {
             peers,
             events,
             channel,
+            max_message,
             seeder,
             name: welcome.name,
             resume_token: welcome.resume_token,
@@ -224,6 +227,12 @@ impl Client {
     /// The seeder's files as last announced.
     pub fn catalog(&self) -> &[FileInfo] {
         &self.catalog
+    }
+
+    /// The largest chunk payload this connection carries (its message size minus the frame
+    /// header): upload frames are this big.
+    pub fn max_payload(&self) -> usize {
+        self.max_message - frame::HEADER_BYTES
     }
 
     /// A transfer id not used before on this connection.
@@ -363,7 +372,7 @@ async fn negotiate(
     peers: &Peers,
     events: &mut mpsc::UnboundedReceiver<PeerEvent>,
     seeder: &str,
-) -> Result<ChannelId, ClientError> {
+) -> Result<(ChannelId, usize), ClientError> {
     loop {
         tokio::select! {
             m = signaling.recv() => {
@@ -391,8 +400,10 @@ async fn negotiate(
                 Some(PeerEvent::Candidate { candidate: None, .. }) => {
                     signaling.signal(seeder, json!({"kind": "end-of-candidates"}))?;
                 }
-                Some(PeerEvent::ChannelOpen { channel, label, .. }) if label == CHANNEL_LABEL => {
-                    return Ok(channel);
+                Some(PeerEvent::ChannelOpen { channel, label, max_message, .. })
+                    if label == CHANNEL_LABEL =>
+                {
+                    return Ok((channel, max_message));
                 }
                 Some(PeerEvent::Closed { reason, .. }) => return Err(ClientError::Closed(reason)),
                 Some(_) => {}

@@ -239,7 +239,7 @@ impl Client {
             }
         };
         f.seek(SeekFrom::Start(resumed_at)).map_err(io(path))?;
-        let mut buf = vec![0u8; frame::MAX_PAYLOAD_BYTES];
+        let mut buf = vec![0u8; self.max_payload()];
         let mut offset = resumed_at;
         while offset < size {
             let n = f.read(&mut buf).map_err(io(path))?;

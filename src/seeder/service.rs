@@ -58,6 +58,8 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
     let config = Arc::new(ctx.config);
     let (peers, peer_events) = Peers::start(config.webrtc.clone(), ctx.shutdown.clone()).await?;
     ctx.metrics.register(peers.stats());
+    let stats = Arc::new(super::stats::SeederStats::default());
+    ctx.metrics.register(stats.clone());
     let store = {
         let (dir, cfg) = (ctx.incoming_dir.clone(), config.clone());
         tokio::task::spawn_blocking(move || IncomingStore::open(&dir, &cfg))
@@ -91,6 +93,7 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
         out: out_tx,
         ready: Some(ready_tx),
         tasks: ctx.tasks.clone(),
+        stats,
     };
     ctx.tasks
         .spawn(hub.run(sig_rx, peer_events, ctx.catalog, ctx.shutdown));
@@ -138,6 +141,7 @@ struct Hub {
     out: mpsc::UnboundedSender<(String, Signal)>,
     ready: Option<oneshot::Sender<()>>,
     tasks: TaskTracker,
+    stats: Arc<super::stats::SeederStats>,
 }
 
 impl Hub {
@@ -222,6 +226,7 @@ impl Hub {
                 remote,
                 channel,
                 label,
+                max_message,
             } if label == CHANNEL_LABEL => {
                 let (tx, rx) = mpsc::unbounded_channel();
                 if let Some(old) = self.links.insert(remote.clone(), tx) {
@@ -234,6 +239,8 @@ impl Hub {
                     store: self.store.clone(),
                     resolve: self.resolve.clone(),
                     config: self.config.clone(),
+                    stats: self.stats.clone(),
+                    max_message,
                 };
                 self.tasks.spawn(link.run(files(&catalog.snapshot()), rx));
             }

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use peerbox::client::{self, ClientError, Incoming, Options};
-use peerbox::seeder::frame;
 use peerbox::seeder::protocol::{FileInfo, Message};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message as Ws;
@@ -89,7 +88,7 @@ impl Client {
     pub async fn chunks(&mut self, id: u32, data: &[u8], from: usize, to: usize) {
         let mut off = from;
         while off < to {
-            let n = (to - off).min(frame::MAX_PAYLOAD_BYTES);
+            let n = (to - off).min(self.inner.max_payload());
             self.inner
                 .send_chunk(id, off as u64, &data[off..off + n])
                 .await

@@ -40,6 +40,9 @@ pub struct WebrtcConfig {
     pub connect_timeout_secs: u64,
     /// DTLS cipher suite preference: `auto`, `aes-gcm` or `chacha20`.
     pub cipher: CipherChoice,
+    /// Largest DataChannel message accepted and sent: the `a=max-message-size` of the seeder's
+    /// SDP. A link uses the smaller of this and what the other side's SDP says.
+    pub max_message_bytes: usize,
 }
 
 impl Default for WebrtcConfig {
@@ -53,6 +56,7 @@ impl Default for WebrtcConfig {
             max_peers: 64,
             connect_timeout_secs: 30,
             cipher: CipherChoice::Auto,
+            max_message_bytes: super::MAX_MESSAGE_CEILING,
         }
     }
 }
@@ -77,6 +81,11 @@ impl WebrtcConfig {
                 "udp_port",
                 "the range udp_port + max_peers must end below 65536",
             );
+        }
+        if !(super::MIN_MESSAGE_BYTES..=super::MAX_MESSAGE_CEILING)
+            .contains(&self.max_message_bytes)
+        {
+            return bad("max_message_bytes", "must be between 65536 and 262144");
         }
         if self.connect_timeout_secs == 0 {
             return bad("connect_timeout_secs", "must be at least 1");

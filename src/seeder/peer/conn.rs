@@ -25,7 +25,7 @@ use webrtc::peer_connection::{
 
 use super::{
     cipher, ChannelId, LocalCandidate, PeerError, PeerEvent, PeerStats, Received, Sent,
-    WebrtcConfig, MAX_MESSAGE_BYTES,
+    WebrtcConfig,
 };
 
 /// Received bytes not yet consumed, per connection; reading stops above the limit.
@@ -58,7 +58,8 @@ impl Backlog {
 struct Conn {
     generation: u64,
     pc: Arc<dyn PeerConnection>,
-    channels: HashMap<ChannelId, Arc<dyn DataChannel>>,
+    /// Open channels and the largest message each may carry.
+    channels: HashMap<ChannelId, (Arc<dyn DataChannel>, usize)>,
     port: u16,
     connected: Arc<AtomicBool>,
 }
@@ -154,7 +155,9 @@ impl Shared {
             .with_dtls_cipher_suites(self.suites.clone())
             // The DTLS server picks the suite, in its own order (patches/rtc-dtls).
             .with_answering_dtls_role(RTCDtlsRole::Server)
-            .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(MAX_MESSAGE_BYTES as u32))
+            .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(
+                self.config.max_message_bytes as u32,
+            ))
             .build();
         let addrs: Vec<SocketAddr> = self
             .ips
@@ -306,7 +309,7 @@ impl Shared {
         binary: bool,
         data: Vec<u8>,
     ) -> Result<Sent, PeerError> {
-        let dc = lock(&self.conns)
+        let (dc, limit) = lock(&self.conns)
             .get(remote)
             .ok_or_else(|| PeerError::UnknownPeer(remote.to_owned()))?
             .channels
@@ -314,6 +317,9 @@ impl Shared {
             .cloned()
             .ok_or(PeerError::ChannelClosed)?;
         let n = data.len();
+        if n > limit {
+            return Err(PeerError::TooBig(n, limit));
+        }
         let sent = if binary {
             dc.send(BytesMut::from(Bytes::from(data))).await
         } else {
@@ -377,15 +383,17 @@ impl Shared {
                     let label = dc.label().await.unwrap_or_default();
                     let low = self.config.low_water_bytes as u32;
                     let _ = dc.set_buffered_amount_low_threshold(low).await;
+                    let max_message = self.negotiated_max_message(&remote).await;
                     if let Some(c) = lock(&self.conns).get_mut(&remote) {
                         if c.generation == generation {
-                            c.channels.insert(channel, dc.clone());
+                            c.channels.insert(channel, (dc.clone(), max_message));
                         }
                     }
                     let ev = PeerEvent::ChannelOpen {
                         remote: remote.clone(),
                         channel,
                         label,
+                        max_message,
                     };
                     self.emit(&remote, generation, ev);
                 }
@@ -427,6 +435,21 @@ impl Shared {
             channel,
         };
         self.emit(&remote, generation, ev);
+    }
+
+    /// The smaller of the two sides' `a=max-message-size` (RFC 8841: 64 KiB when absent).
+    async fn negotiated_max_message(&self, remote: &str) -> usize {
+        let ours = self.config.max_message_bytes;
+        let Ok(pc) = self.pc(remote) else {
+            return super::MIN_MESSAGE_BYTES;
+        };
+        match pc.sctp().await {
+            Some(t) => t
+                .max_message_size()
+                .await
+                .map_or(ours, |n| (n as usize).min(ours)),
+            None => super::MIN_MESSAGE_BYTES,
+        }
     }
 
     /// Records the negotiated cipher suite once the connection is up.

@@ -32,9 +32,11 @@ pub use config::{CipherChoice, WebrtcConfig};
 pub use stats::PeerStats;
 pub use webrtc::data_channel::RTCDataChannelId as ChannelId;
 
-/// Largest DataChannel message the seeder accepts and sends: the `a=max-message-size` of its
-/// SDP, and what `docs/protocol.md` allows. A peer that advertises less gets no more than that.
-pub const MAX_MESSAGE_BYTES: usize = 65536;
+/// The largest `seeder.webrtc.max_message_bytes`: 256 KiB, what Chromium accepts and the
+/// WebRTC stack's ceiling.
+pub const MAX_MESSAGE_CEILING: usize = 262144;
+/// The smallest: every WebRTC peer accepts 64 KiB messages (RFC 8841 default).
+pub const MIN_MESSAGE_BYTES: usize = 65536;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
@@ -52,8 +54,8 @@ pub enum PeerError {
     UnknownPeer(String),
     #[error("channel is closed")]
     ChannelClosed,
-    #[error("message of {0} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")]
-    TooBig(usize),
+    #[error("message of {0} bytes exceeds the link's {1}-byte limit")]
+    TooBig(usize, usize),
     #[error("the WebRTC transport has stopped")]
     Stopped,
 }
@@ -102,6 +104,9 @@ pub enum PeerEvent {
         remote: String,
         channel: ChannelId,
         label: String,
+        /// Largest message both sides accept on this connection (the smaller of the two SDPs'
+        /// `a=max-message-size`).
+        max_message: usize,
     },
     Message {
         remote: String,
@@ -209,15 +214,12 @@ impl Peers {
         binary: bool,
         data: Vec<u8>,
     ) -> Result<Sent, PeerError> {
-        if data.len() > MAX_MESSAGE_BYTES {
-            return Err(PeerError::TooBig(data.len()));
-        }
         self.shared.send(remote, channel, binary, data).await
     }
 
     /// True when a channel this full should wait for [`PeerEvent::BufferedLow`].
     pub fn should_wait(&self, buffered: usize) -> bool {
-        buffered + MAX_MESSAGE_BYTES > self.shared.config.max_buffered_bytes
+        buffered + self.shared.config.max_message_bytes > self.shared.config.max_buffered_bytes
     }
 
     /// Closes the connection with `remote` (a [`PeerEvent::Closed`] follows, not failed).
