@@ -309,8 +309,10 @@ async fn raw_offer(
         .await
         .unwrap();
     let stop = CancellationToken::new();
+    // A client that takes the largest messages the stack allows.
     let cfg = WebrtcConfig {
         udp_bind: vec![LOOPBACK],
+        max_message_bytes: peerbox::seeder::peer::MAX_MESSAGE_CEILING,
         ..WebrtcConfig::default()
     };
     let (peers, events) = Peers::start(cfg, stop.clone()).await.unwrap();
@@ -348,17 +350,17 @@ async fn the_answer_states_the_message_size_the_seeder_accepts_and_one_more_is_r
     stop.cancel();
     srv.stop().await;
 
-    // A seeder limited to 64 KiB says so; a client that ignores it (the answer altered to
-    // claim 256 KiB) gets a message of exactly 64 KiB through and one byte more refused.
+    // A seeder set to 128 KiB says so; a client that ignores it (the answer altered to claim
+    // 256 KiB) gets a message of exactly 128 KiB through and one byte more refused.
     let srv = TestServer::start_with(|c| {
         c.seeder.enabled = true;
         c.seeder.webrtc.udp_bind = vec![LOOPBACK];
-        c.seeder.webrtc.max_message_bytes = 65536;
+        c.seeder.webrtc.max_message_bytes = 131072;
     })
     .await;
     let (answer, peers, mut events, mut ws, stop) = raw_offer(srv.addr).await;
-    assert_eq!(max_message_size(&answer), 65536);
-    let lied = answer.replace("a=max-message-size:65536", "a=max-message-size:262144");
+    assert_eq!(max_message_size(&answer), 131072);
+    let lied = answer.replace("a=max-message-size:131072", "a=max-message-size:262144");
     peers.accept_answer("peerbox", &lied).await.unwrap();
     let channel = loop {
         tokio::select! {
@@ -391,9 +393,9 @@ async fn the_answer_states_the_message_size_the_seeder_accepts_and_one_more_is_r
     // which shows it was received and parsed.
     let probe =
         |id: u32, total: usize| frame::encode(id, 0, &vec![7u8; total - frame::HEADER_BYTES]);
-    send(true, probe(77, 65536)).await.unwrap();
-    send(true, probe(78, 65537)).await.unwrap();
-    send(true, probe(79, 65536)).await.unwrap();
+    send(true, probe(77, 131072)).await.unwrap();
+    send(true, probe(78, 131073)).await.unwrap();
+    send(true, probe(79, 131072)).await.unwrap();
     let mut answered = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while let Ok(Some(ev)) = tokio::time::timeout_at(deadline, events.recv()).await {
@@ -418,8 +420,8 @@ async fn the_answer_states_the_message_size_the_seeder_accepts_and_one_more_is_r
             _ => {}
         }
     }
-    assert!(answered.contains(&77), "64 KiB accepted: {answered:?}");
-    assert!(!answered.contains(&78), "64 KiB + 1 refused: {answered:?}");
+    assert!(answered.contains(&77), "128 KiB accepted: {answered:?}");
+    assert!(!answered.contains(&78), "128 KiB + 1 refused: {answered:?}");
     stop.cancel();
     srv.stop().await;
 }

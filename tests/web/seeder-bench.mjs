@@ -72,7 +72,8 @@ const rcvbufErrors = () => {
 function startDaemon(bin, port, name) {
   const dirs = { incoming: join(work, `incoming-${name}`), state: join(work, `state-${name}`) };
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
-  const extra = process.env.DAEMON_ENV_JSON ? JSON.parse(process.env.DAEMON_ENV_JSON) : {};
+  const json = name === 'baseline' && process.env.BASELINE_ENV_JSON ? process.env.BASELINE_ENV_JSON : process.env.DAEMON_ENV_JSON;
+  const extra = json ? JSON.parse(json) : {};
   const child = spawn(bin, ['run', '--system-config', '/nonexistent', '--config', join(work, 'config.toml'),
     '--listen', `${HOST}:${port}`, '--share-dir', share, '--incoming-dir', dirs.incoming,
     '--state-dir', dirs.state], { env: { ...process.env, RUST_LOG: 'warn', ...extra }, stdio: ['ignore', 'ignore', 'inherit'] });
