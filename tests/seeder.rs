@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::client::{ws_recv, Client, LOOPBACK};
+use common::client::{ws_recv, Client, LOOPBACK, WAIT};
 use common::{random_bytes, TestServer};
 use futures_util::SinkExt;
 use peerbox::client::{ClientError, Incoming};
@@ -362,9 +362,13 @@ async fn the_answer_states_the_message_size_the_seeder_accepts_and_one_more_is_r
     assert_eq!(max_message_size(&answer), 131072);
     let lied = answer.replace("a=max-message-size:131072", "a=max-message-size:262144");
     peers.accept_answer("peerbox", &lied).await.unwrap();
+    let open_by = tokio::time::Instant::now() + WAIT;
+    let mut seen = Vec::new();
     let channel = loop {
         tokio::select! {
+            () = tokio::time::sleep_until(open_by) => panic!("no channel; saw {seen:?}"),
             m = ws_recv(&mut ws) => {
+                seen.push(m["type"].to_string() + "/" + m["signal"]["kind"].as_str().unwrap_or(""));
                 if m["type"] == "signal" && m["signal"]["kind"] == "candidate" {
                     let c = m["signal"]["candidate"].as_str().unwrap();
                     peers.add_candidate("peerbox", c).await.unwrap();

@@ -108,6 +108,8 @@ pub struct Client {
     catalog: Vec<FileInfo>,
     /// Events that arrived while waiting for buffered-amount-low, kept for [`Client::next`].
     held: VecDeque<PeerEvent>,
+    /// Why the connection ended, once it did.
+    closed: Option<String>,
     stop: CancellationToken,
     next_id: u32,
     timeout: Duration,
@@ -197,6 +199,7 @@ impl Client {
             resume_token: welcome.resume_token,
             catalog: Vec::new(),
             held: VecDeque::new(),
+            closed: None,
             stop,
             next_id: 1,
             timeout: opts.timeout,
@@ -286,7 +289,8 @@ impl Client {
     }
 
     /// The next frame or control message from the seeder; catalog parts are folded into
-    /// [`Client::catalog`].
+    /// [`Client::catalog`]. When the connection ends, what the seeder sent before is still
+    /// returned first.
     pub async fn next(&mut self) -> Result<Incoming, ClientError> {
         loop {
             let ev = match self.held.pop_front() {
@@ -313,9 +317,14 @@ impl Client {
                     }
                     return Ok(Incoming::Control(m));
                 }
-                PeerEvent::Closed { reason, .. } => return Err(ClientError::Closed(reason)),
+                // The channel's last messages may still be on their way: the channel's own close
+                // comes after them.
+                PeerEvent::Closed { reason, .. } => self.closed = Some(reason),
                 PeerEvent::ChannelClosed { .. } => {
-                    return Err(ClientError::Closed("the DataChannel closed".into()))
+                    let why = self.closed.take();
+                    return Err(ClientError::Closed(
+                        why.unwrap_or_else(|| "the DataChannel closed".into()),
+                    ));
                 }
                 _ => {}
             }

@@ -149,6 +149,7 @@ impl Link {
                             message: Some(format!("transfer stalled: no progress for {} s", stall.as_secs())),
                         };
                         let _ = self.peers.send(&self.remote, self.channel, false, msg.to_text().into_bytes()).await;
+                        self.peers.flush(&self.remote, self.channel, Duration::from_secs(2)).await;
                         let _ = self.peers.close(&self.remote).await;
                         return self.close(&mut state, &mut tracker).await;
                     }

@@ -1,9 +1,9 @@
 //! The connections: one webrtc-rs `PeerConnection` per remote, its event handler, and one task
 //! per DataChannel that turns the channel's events into [`PeerEvent`]s.
 //!
-//! Every connection has a generation number; events of a connection that was replaced or
-//! closed meanwhile are dropped, so a late event of an old connection never touches the link of
-//! the new one.
+//! Every connection has a generation number; events of a connection that was replaced
+//! meanwhile are dropped, so a late event of an old connection never touches the link of the
+//! new one.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -103,10 +103,11 @@ impl Shared {
         }
     }
 
-    /// Sends `ev` if connection `generation` of `remote` is still the current one.
+    /// Sends `ev` unless a newer connection with `remote` replaced connection `generation`
+    /// (the last messages and the channel close of a connection that just ended still go out).
     fn emit(&self, remote: &str, generation: u64, ev: PeerEvent) {
         let current = lock(&self.conns).get(remote).map(|c| c.generation);
-        if current == Some(generation) {
+        if current.is_none_or(|g| g == generation) {
             let _ = self.events.send(ev);
         }
     }
@@ -333,6 +334,20 @@ impl Shared {
         self.stats.sent(n);
         let buffered = dc.outstanding_bytes().await.unwrap_or(0);
         Ok(Sent::Queued { buffered })
+    }
+
+    pub(super) async fn flush(&self, remote: &str, channel: ChannelId, limit: Duration) {
+        let dc = lock(&self.conns)
+            .get(remote)
+            .and_then(|c| c.channels.get(&channel).map(|(dc, _)| dc.clone()));
+        let Some(dc) = dc else { return };
+        let deadline = tokio::time::Instant::now() + limit;
+        // Only on the way out of a broken transfer: a few checks, then the close goes ahead.
+        while dc.outstanding_bytes().await.unwrap_or(0) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Removes and closes the connection with `remote` (only generation `only`, when given) and

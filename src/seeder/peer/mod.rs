@@ -222,6 +222,13 @@ impl Peers {
         buffered + self.shared.config.max_message_bytes > self.shared.config.max_buffered_bytes
     }
 
+    /// Waits until everything queued on `channel` was acknowledged, at most `limit`: before a
+    /// close, so the last message is not lost with the association (a peer that gets the ABORT
+    /// first drops what it has not delivered yet).
+    pub async fn flush(&self, remote: &str, channel: ChannelId, limit: std::time::Duration) {
+        self.shared.flush(remote, channel, limit).await
+    }
+
     /// Closes the connection with `remote` (a [`PeerEvent::Closed`] follows, not failed).
     pub async fn close(&self, remote: &str) -> Result<(), PeerError> {
         self.shared
