@@ -57,7 +57,7 @@ export const tests = {
 
   async 'a page that goes away leaves no ERROR line in the daemon log'(b) {
     const p = await b.page();
-    await ready(p, `bye-${b.name}`);
+    await ready(p);
     await p.waitFor(() => !!document.querySelector('[data-file="twenty.bin"] button'), undefined, 30000);
     const from = harness.daemonLog.length;
     // Closing the connection the way a browser does when a tab goes away (SCTP ABORT from
@@ -76,7 +76,7 @@ export const tests = {
       nft('add', 'chain', 'inet', 'peerbox_loss', 'input', '{ type filter hook input priority 0; }');
       nft('add', 'rule', 'inet', 'peerbox_loss', 'input', 'meta', 'l4proto', 'udp', 'numgen', 'random', 'mod', '100', '<', '5', 'counter', 'drop');
       const p = await b.page();
-      await ready(p, `loss-${b.name}`);
+      await ready(p);
       await p.waitFor(() => !!document.querySelector('[data-file="twenty.bin"] button'), undefined, 60000);
       const saved = p.nextDownload();
       await p.click('[data-file="twenty.bin"] button');
