@@ -237,7 +237,11 @@ fn large_catalogs_are_split_under_the_message_limit() {
             hash: hash(&i.to_le_bytes()),
         })
         .collect();
-    let out = session.start(3, files.clone());
+    assert!(
+        session.set_catalog(3, files.clone()).is_empty(),
+        "nothing before hello"
+    );
+    let out = session.on_text(r#"{"type":"hello","version":1}"#);
     let mut seen = Vec::new();
     let mut parts = None;
     for (i, a) in out.into_iter().enumerate() {
@@ -262,6 +266,7 @@ fn large_catalogs_are_split_under_the_message_limit() {
         }
     }
     assert!(parts.unwrap() > 8);
+    seen.sort_by_key(|f| f.size);
     assert_eq!(seen, files);
 }
 
@@ -271,8 +276,13 @@ fn malformed_input_never_panics_and_gets_typed_errors() {
     let mut fresh = peerbox::seeder::session::Session::new(4, 200);
     let r = fresh.on_text(r#"{"type":"download","transfer_id":1,"file_id":"f1","offset":0}"#);
     assert_eq!(r.len(), 1, "hello must come first");
-    let r = fresh.on_text(r#"{"type":"hello","version":2}"#);
-    assert!(format!("{r:?}").contains("unsupported_version"));
+    for bad in [r#"0"#, r#""2""#, r#"-1"#, r#"1.5"#, r#"null"#] {
+        let r = fresh.on_text(&format!(r#"{{"type":"hello","version":{bad}}}"#));
+        assert!(
+            format!("{r:?}").contains("unsupported_version"),
+            "{bad}: {r:?}"
+        );
+    }
     assert_eq!(
         code_of(&s.peer.text(&mut s.store, "{not json")),
         Some(Code::BadMessage)

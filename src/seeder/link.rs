@@ -74,7 +74,7 @@ impl Link {
         let mut last_progress = Instant::now();
         let start = state
             .as_mut()
-            .map(|s| s.session.start(catalog.0, catalog.1))
+            .map(|s| s.session.set_catalog(catalog.0, catalog.1))
             .unwrap_or_default();
         if !self
             .step(&mut state, Step::Actions(start), &mut pending)

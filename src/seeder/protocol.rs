@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Version carried in `hello`; a peer speaking another major version is refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The highest transfer-protocol version this side speaks (carried in `hello`). A peer that
+/// speaks version N speaks every version 1..=N; a session speaks the lower of both sides'.
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Longest control message accepted; a catalog part is built to stay below it.
 pub const MAX_TEXT_BYTES: usize = 65536;
 /// Longest string field (names, ids, messages) in bytes.
@@ -55,8 +56,10 @@ pub struct FileInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Message {
-    /// First message of each side.
+    /// First message of each side. `version` is the highest version the sender speaks; 0 (or
+    /// anything that is not a whole number) is never supported.
     Hello {
+        #[serde(deserialize_with = "lenient_version")]
         version: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
@@ -125,6 +128,20 @@ pub enum Message {
 
 fn canceled() -> Code {
     Code::Canceled
+}
+
+/// `hello.version` as a number: a whole number (saturated to `u32::MAX`), else 0, which is
+/// refused with `unsupported_version` rather than as a malformed message.
+fn lenient_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.as_u64()
+        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+}
+
+/// The version two sides speak once each has said its highest in `hello`; `None` when the
+/// peer's is 0 (it speaks no version we know).
+pub fn negotiate(peer: u32) -> Option<u32> {
+    (peer > 0).then(|| peer.min(PROTOCOL_VERSION))
 }
 
 /// Why a text message was not understood.

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use super::frame;
-use super::protocol::{catalog_messages, truncated, Code, FileInfo, Message, PROTOCOL_VERSION};
+use super::protocol::{catalog_messages, negotiate, truncated, Code, FileInfo, Message};
 
 /// What the caller must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,9 @@ const RECENT_ENDED: usize = 64;
 pub struct Session {
     max_transfers: usize,
     files_per_message: usize,
-    hello: bool,
+    /// The version agreed on once the peer's `hello` arrived; nothing is sent before it.
+    version: Option<u32>,
+    catalog_version: u64,
     catalog: HashMap<String, FileInfo>,
     uploads: HashMap<u32, Upload>,
     downloads: HashMap<u32, FileInfo>,
@@ -93,7 +95,8 @@ impl Session {
         Self {
             max_transfers: max_transfers_per_peer,
             files_per_message: catalog_files_per_message.max(1),
-            hello: false,
+            version: None,
+            catalog_version: 0,
             catalog: HashMap::new(),
             uploads: HashMap::new(),
             downloads: HashMap::new(),
@@ -101,23 +104,29 @@ impl Session {
         }
     }
 
-    /// The first messages on a new channel: our hello and the catalog.
-    pub fn start(&mut self, version: u64, files: Vec<FileInfo>) -> Vec<Action> {
-        let hello = Message::Hello {
-            version: PROTOCOL_VERSION,
-            agent: Some(concat!("peerbox/", env!("CARGO_PKG_VERSION")).into()),
-        };
-        let mut out = vec![text(hello)];
-        out.extend(self.set_catalog(version, files));
-        out
+    /// The version this session speaks, once the peer said `hello`.
+    pub fn version(&self) -> Option<u32> {
+        self.version
     }
 
-    /// Replaces the catalog and announces it as a full snapshot in parts, each under the
-    /// message-size limit and at most `catalog_files_per_message` files.
+    /// Replaces the catalog; once the peer said `hello` it is announced as a full snapshot in
+    /// parts, each under the message-size limit and at most `catalog_files_per_message` files.
     pub fn set_catalog(&mut self, version: u64, files: Vec<FileInfo>) -> Vec<Action> {
-        let out = catalog_messages(version, &files, self.files_per_message);
+        self.catalog_version = version;
         self.catalog = files.into_iter().map(|f| (f.id.clone(), f)).collect();
-        out.into_iter().map(text).collect()
+        if self.version.is_none() {
+            return vec![];
+        }
+        self.announce()
+    }
+
+    fn announce(&self) -> Vec<Action> {
+        let mut files: Vec<FileInfo> = self.catalog.values().cloned().collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        catalog_messages(self.catalog_version, &files, self.files_per_message)
+            .into_iter()
+            .map(text)
+            .collect()
     }
 
     fn active(&self) -> usize {
@@ -141,7 +150,7 @@ impl Session {
             Ok(m) => m,
             Err(e) => return vec![error(Code::BadMessage, None, e.to_string())],
         };
-        if !self.hello && !matches!(msg, Message::Hello { .. }) {
+        if self.version.is_none() && !matches!(msg, Message::Hello { .. }) {
             return vec![error(
                 Code::ProtocolViolation,
                 None,
@@ -150,15 +159,27 @@ impl Session {
         }
         match msg {
             Message::Hello { version, .. } => {
-                if version != PROTOCOL_VERSION {
+                if self.version.is_some() {
+                    return vec![]; // a repeated hello changes nothing
+                }
+                let Some(agreed) = negotiate(version) else {
                     return vec![error(
                         Code::UnsupportedVersion,
                         None,
-                        format!("this peer speaks version {PROTOCOL_VERSION}"),
+                        format!(
+                            "this peer speaks versions 1 to {}",
+                            super::protocol::PROTOCOL_VERSION
+                        ),
                     )];
-                }
-                self.hello = true;
-                vec![]
+                };
+                self.version = Some(agreed);
+                let hello = Message::Hello {
+                    version: agreed,
+                    agent: Some(concat!("peerbox/", env!("CARGO_PKG_VERSION")).into()),
+                };
+                let mut out = vec![text(hello)];
+                out.extend(self.announce());
+                out
             }
             Message::Offer {
                 transfer_id,
@@ -429,8 +450,23 @@ mod tests {
 
     fn session() -> Session {
         let mut s = Session::new(2, 10);
-        assert!(s.on_text(r#"{"type":"hello","version":1}"#).is_empty());
+        assert_eq!(s.on_text(r#"{"type":"hello","version":1}"#).len(), 2);
         s
+    }
+
+    #[test]
+    fn hello_negotiates_the_lower_version_and_only_then_sends() {
+        for (peer, agreed) in [(1, 1), (2, 2), (7, 2), (u32::MAX, 2)] {
+            let mut s = Session::new(2, 10);
+            assert!(s.set_catalog(1, vec![]).is_empty(), "nothing before hello");
+            let out = s.on_text(&format!(r#"{{"type":"hello","version":{peer}}}"#));
+            let first = Message::parse(&codes(&out)[0]).unwrap();
+            assert!(
+                matches!(first, Message::Hello { version, .. } if version == agreed),
+                "{peer}: {first:?}"
+            );
+            assert_eq!(s.version(), Some(agreed));
+        }
     }
 
     #[test]

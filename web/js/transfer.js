@@ -7,6 +7,8 @@ import * as fmt from './format.js';
 import { Blake3, hashBlob } from './hash.js';
 import { createSink, sizeWarning } from './sink.js';
 
+/** The highest transfer-protocol version this page speaks (docs/protocol.md, Versions). */
+export const PROTOCOL_VERSION = 2;
 const HEADER = 13;
 const MAX_FRAME = 65536;
 const HIGH_WATER = 1 << 20;
@@ -102,7 +104,7 @@ export class Session {
 
   onOpen() {
     this.channel.bufferedAmountLowThreshold = LOW_WATER;
-    this.send({ type: 'hello', version: 1, agent: 'peerbox-web' });
+    this.send({ type: 'hello', version: PROTOCOL_VERSION, agent: 'peerbox-web' });
   }
 
   onMessage(data) {
@@ -118,6 +120,8 @@ export class Session {
     }
     switch (m.type) {
       case 'hello':
+        // Both sides say the highest version they speak; the session speaks the lower one.
+        this.version = Math.min(PROTOCOL_VERSION, Number.isInteger(m.version) ? m.version : 1);
         this.ready = true;
         this.resumePaused();
         for (const f of this.queue.splice(0)) this.offerUpload(f);
