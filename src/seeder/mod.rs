@@ -8,6 +8,7 @@
 //! [`peer`] is that WebRTC transport (str0m); [`service`] wires signaling, transport, one
 //! transfer link per browser, the live catalog and the incoming store together.
 
+pub mod catalog;
 mod config;
 pub mod download;
 pub mod edge;

@@ -1,12 +1,16 @@
 //! The sans-IO transfer state machine for one remote peer, in the seeder's role: it receives
 //! uploads and serves downloads. Text and binary messages go in, [`Action`]s come out; the
 //! caller ([`super::edge`]) does the disk work and reports back through the `upload_*` and
-//! `download_*` methods.
+//! `download_*` methods. Catalog messages are pulled with [`Session::next_catalog`] whenever
+//! the channel has room ([`super::catalog`]).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
+use super::catalog::Announcer;
 use super::frame;
-use super::protocol::{catalog_messages, negotiate, truncated, Code, FileInfo, Message};
+use super::protocol::{negotiate, truncated, Code, FileInfo, Message};
+use crate::watch::Snapshot;
 
 /// What the caller must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,11 +63,9 @@ const RECENT_ENDED: usize = 64;
 /// Per-peer protocol state.
 pub struct Session {
     max_transfers: usize,
-    files_per_message: usize,
     /// The version agreed on once the peer's `hello` arrived; nothing is sent before it.
     version: Option<u32>,
-    catalog_version: u64,
-    catalog: HashMap<String, FileInfo>,
+    catalog: Announcer,
     uploads: HashMap<u32, Upload>,
     downloads: HashMap<u32, FileInfo>,
     ended: VecDeque<u32>,
@@ -94,10 +96,8 @@ impl Session {
     pub fn new(max_transfers_per_peer: usize, catalog_files_per_message: usize) -> Self {
         Self {
             max_transfers: max_transfers_per_peer,
-            files_per_message: catalog_files_per_message.max(1),
             version: None,
-            catalog_version: 0,
-            catalog: HashMap::new(),
+            catalog: Announcer::new(catalog_files_per_message, Arc::default()),
             uploads: HashMap::new(),
             downloads: HashMap::new(),
             ended: VecDeque::new(),
@@ -109,24 +109,16 @@ impl Session {
         self.version
     }
 
-    /// Replaces the catalog; once the peer said `hello` it is announced as a full snapshot in
-    /// parts, each under the message-size limit and at most `catalog_files_per_message` files.
-    pub fn set_catalog(&mut self, version: u64, files: Vec<FileInfo>) -> Vec<Action> {
-        self.catalog_version = version;
-        self.catalog = files.into_iter().map(|f| (f.id.clone(), f)).collect();
-        if self.version.is_none() {
-            return vec![];
-        }
-        self.announce()
+    /// The newest catalog: downloads are looked up in it, and it is announced (in parts, each
+    /// under the message-size limit and at most `catalog_files_per_message` files) through
+    /// [`Session::next_catalog`] once the peer said `hello`.
+    pub fn set_catalog(&mut self, snapshot: Arc<Snapshot>) {
+        self.catalog.update(snapshot);
     }
 
-    fn announce(&self) -> Vec<Action> {
-        let mut files: Vec<FileInfo> = self.catalog.values().cloned().collect();
-        files.sort_by(|a, b| a.path.cmp(&b.path));
-        catalog_messages(self.catalog_version, &files, self.files_per_message)
-            .into_iter()
-            .map(text)
-            .collect()
+    /// The next catalog message to send, built now; call it whenever the channel has room.
+    pub fn next_catalog(&mut self) -> Option<String> {
+        self.catalog.next_message().map(|m| m.to_text())
     }
 
     fn active(&self) -> usize {
@@ -173,13 +165,15 @@ impl Session {
                     )];
                 };
                 self.version = Some(agreed);
-                let hello = Message::Hello {
+                self.catalog.start(agreed);
+                vec![text(Message::Hello {
                     version: agreed,
                     agent: Some(concat!("peerbox/", env!("CARGO_PKG_VERSION")).into()),
-                };
-                let mut out = vec![text(hello)];
-                out.extend(self.announce());
-                out
+                })]
+            }
+            Message::CatalogResend { .. } => {
+                self.catalog.resend();
+                vec![]
             }
             Message::Offer {
                 transfer_id,
@@ -214,7 +208,12 @@ impl Session {
                 if let Some(code) = self.admit(transfer_id) {
                     return vec![refuse(transfer_id, code)];
                 }
-                let Some(file) = self.catalog.get(&file_id).cloned() else {
+                let Some(file) = self
+                    .catalog
+                    .latest()
+                    .get(&file_id)
+                    .map(|e| FileInfo::from(&**e))
+                else {
                     return vec![refuse(transfer_id, Code::NotFound)];
                 };
                 if offset > file.size {
@@ -247,6 +246,9 @@ impl Session {
             Message::Progress { .. }
             | Message::Error { .. }
             | Message::Catalog { .. }
+            | Message::CatalogPart { .. }
+            | Message::CatalogDelta { .. }
+            | Message::CatalogProgress { .. }
             | Message::Accept { .. }
             | Message::Refuse { .. } => vec![],
         }
@@ -450,7 +452,7 @@ mod tests {
 
     fn session() -> Session {
         let mut s = Session::new(2, 10);
-        assert_eq!(s.on_text(r#"{"type":"hello","version":1}"#).len(), 2);
+        assert_eq!(s.on_text(r#"{"type":"hello","version":1}"#).len(), 1);
         s
     }
 
@@ -458,7 +460,8 @@ mod tests {
     fn hello_negotiates_the_lower_version_and_only_then_sends() {
         for (peer, agreed) in [(1, 1), (2, 2), (7, 2), (u32::MAX, 2)] {
             let mut s = Session::new(2, 10);
-            assert!(s.set_catalog(1, vec![]).is_empty(), "nothing before hello");
+            s.set_catalog(Arc::default());
+            assert_eq!(s.next_catalog(), None, "nothing before hello");
             let out = s.on_text(&format!(r#"{{"type":"hello","version":{peer}}}"#));
             let first = Message::parse(&codes(&out)[0]).unwrap();
             assert!(

@@ -13,7 +13,7 @@ use std::time::UNIX_EPOCH;
 use super::ignore::Ignore;
 
 /// What identifies one version of a file's content without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Stat {
     pub size: u64,
     pub mtime_ns: u64,
@@ -46,10 +46,18 @@ pub struct RootDir {
     pub canon: PathBuf,
 }
 
+/// An offerable file: its path relative to the root, a symlink's real target (`None` for a
+/// plain file, served from the root), its stat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub rel: String,
+    pub link: Option<PathBuf>,
+    pub stat: Stat,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Probe {
-    /// An offerable file: relative path, the real path to serve, its stat.
-    File(String, PathBuf, Stat),
+    File(Found),
     Dir,
     /// Missing, ignored, not UTF-8, special, or a symlink out of the root.
     Nothing,
@@ -76,7 +84,12 @@ pub fn probe(root: &RootDir, abs: &Path, ignore: &Ignore) -> Probe {
         return Probe::Dir;
     }
     if lmeta.is_file() {
-        return Probe::File(rel, abs.to_owned(), Stat::of(&lmeta));
+        let stat = Stat::of(&lmeta);
+        return Probe::File(Found {
+            rel,
+            link: None,
+            stat,
+        });
     }
     if lmeta.file_type().is_symlink() {
         let Ok(real) = std::fs::canonicalize(abs) else {
@@ -89,7 +102,12 @@ pub fn probe(root: &RootDir, abs: &Path, ignore: &Ignore) -> Probe {
         }
         if let Ok(meta) = std::fs::metadata(&real) {
             if meta.is_file() {
-                return Probe::File(rel, real, Stat::of(&meta));
+                let stat = Stat::of(&meta);
+                return Probe::File(Found {
+                    rel,
+                    link: Some(real),
+                    stat,
+                });
             }
         }
     }
@@ -97,22 +115,26 @@ pub fn probe(root: &RootDir, abs: &Path, ignore: &Ignore) -> Probe {
 }
 
 /// Every offerable file below `start` (a directory under the root), up to `limit` files.
+/// `on_dir` is called with each directory before it is read (the watcher adds its watch there,
+/// so nothing created during the walk is missed).
 pub fn walk(
     root: &RootDir,
     start: &Path,
     ignore: &Ignore,
     limit: usize,
-) -> Vec<(String, PathBuf, Stat)> {
+    on_dir: &mut dyn FnMut(&Path),
+) -> Vec<Found> {
     let mut out = Vec::new();
     let mut stack = vec![start.to_owned()];
     while let Some(dir) = stack.pop() {
+        on_dir(&dir);
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for entry in entries.flatten() {
             let path = entry.path();
             match probe(root, &path, ignore) {
-                Probe::File(rel, real, stat) => {
+                Probe::File(found) => {
                     if out.len() >= limit {
                         tracing::warn!(
                             limit,
@@ -120,7 +142,7 @@ pub fn walk(
                         );
                         return out;
                     }
-                    out.push((rel, real, stat));
+                    out.push(found);
                 }
                 Probe::Dir => {
                     // probe() reports Dir only for real directories, never symlinked ones.
@@ -134,7 +156,7 @@ pub fn walk(
 }
 
 /// '/'-separated UTF-8 relative path; `None` for names that are not UTF-8.
-fn rel_string(rel: &Path) -> Option<String> {
+pub fn rel_string(rel: &Path) -> Option<String> {
     let mut parts = Vec::new();
     for c in rel.components() {
         match c {
