@@ -89,7 +89,7 @@ function onRoster() {
   for (const [name, entry] of state.links) {
     if (!others.some((p) => p.name === name)) dropLink(name, entry, 'peer left', false);
   }
-  if (!seeder) view.renderCatalog(null);
+  if (!seeder) view.showCatalog(null);
 }
 
 function connectTo(remote, offerer) {

@@ -5,6 +5,7 @@
 // the sender announced; uploads are hashed first and streamed under buffered-amount flow control.
 import * as fmt from './format.js';
 import { Blake3, hashBlob } from './hash.js';
+import { Catalog } from './catalog.js';
 import { createSink, sizeWarning } from './sink.js';
 
 /** The highest transfer-protocol version this page speaks (docs/protocol.md, Versions). */
@@ -80,7 +81,8 @@ export class Session {
     this.nextId = link.offerer ? 1 : 2; // offerer odd, answerer even
     this.downloads = new Map(); // id -> {file, sink, hasher, got, row}
     this.uploads = new Map(); // id -> {file, hash, row}
-    this.catalogParts = null;
+    // The seeder's files (catalog.js); browsers share none.
+    this.catalog = seeder ? new Catalog((m) => this.send(m)) : null;
     this.queue = []; // uploads waiting for the channel
     this.ready = false;
     link.addEventListener('open', () => this.onOpen());
@@ -123,11 +125,15 @@ export class Session {
         // Both sides say the highest version they speak; the session speaks the lower one.
         this.version = Math.min(PROTOCOL_VERSION, Number.isInteger(m.version) ? m.version : 1);
         this.ready = true;
+        if (this.catalog) this.view.showCatalog(this.catalog, (file) => this.download(file));
         this.resumePaused();
         for (const f of this.queue.splice(0)) this.offerUpload(f);
         break;
       case 'catalog':
-        this.onCatalog(m);
+      case 'catalog_part':
+      case 'catalog_delta':
+      case 'catalog_progress':
+        this.catalog?.onMessage(m);
         break;
       case 'accept':
         this.onAccept(m);
@@ -159,18 +165,6 @@ export class Session {
         break;
       default:
         break;
-    }
-  }
-
-  onCatalog(m) {
-    if (!this.catalogParts || this.catalogParts.version !== m.version) {
-      if (this.catalogParts && m.version < this.catalogParts.version) return;
-      this.catalogParts = { version: m.version, parts: new Map() };
-    }
-    this.catalogParts.parts.set(m.part, m.files);
-    if (this.catalogParts.parts.size === m.parts) {
-      const files = [...this.catalogParts.parts.values()].flat();
-      this.view.renderCatalog(files, (file) => this.download(file));
     }
   }
 
