@@ -9,17 +9,20 @@
 //!   protocol a page speaks with the seeder) that each received the whole list, RSS added,
 //! - a drop: a file written into the share, until a page's session sends the delta naming it,
 //! - cold start: the catalog started again on the same state directory (hash cache present),
-//!   until it offers every file.
+//!   until it offers every file;
+//! - with a daemon binary given (`--daemon PATH`), the whole daemon on the same share and state
+//!   (seeder, signaling and all): start until `/metrics` shows every file offered, its CPU
+//!   time over `idle_secs` once settled, and its RSS.
 //!
 //! ```text
-//! target/release/examples/bench_large_share [idle_secs] [sizes...]     # 60 10000 100000 300000
+//! target/release/examples/bench_large_share [--daemon PATH] [idle_secs] [sizes...]
 //! ```
 //! Prints `key_N value` lines for bench/sections/11-large-shares.sh; asserts nothing.
 
 #[path = "support/daemon.rs"]
 mod daemon;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -106,7 +109,69 @@ async fn stop(catalog: Catalog, token: CancellationToken) {
     .await;
 }
 
-async fn one_size(n: usize, idle: Duration) {
+fn proc_cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
+
+fn metric(addr: &str, name: &str) -> Option<u64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The real daemon on the same share and state: start with the cache, idle CPU, RSS.
+fn daemon_figures(bin: &Path, dir: &Path, n: usize, idle: Duration) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(18999);
+    let addr = format!("127.0.0.1:{port}");
+    std::fs::create_dir_all(dir.join("incoming")).unwrap();
+    let t = Instant::now();
+    let mut child = std::process::Command::new(bin)
+        .args(["run", "--listen", &addr, "--system-config", "/nonexistent"])
+        .arg("--share-dir")
+        .arg(dir.join("share"))
+        .arg("--incoming-dir")
+        .arg(dir.join("incoming"))
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .env("PEERBOX_LOG__LEVEL", "warn")
+        .env("PEERBOX_WATCH__MAX_FILES", "1000000")
+        .env("PEERBOX_SEEDER__WEBRTC__UDP_BIND", r#"["127.0.0.1"]"#)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the daemon");
+    let want = n as u64;
+    while metric(&addr, "peerbox_catalog_files") != Some(want) {
+        if t.elapsed() > Duration::from_secs(300) {
+            println!("daemon_timeout_{n} 1");
+            let _ = child.kill();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("daemon_start_secs_{n} {:.2}", t.elapsed().as_secs_f64());
+    std::thread::sleep(Duration::from_secs(4));
+    let c0 = proc_cpu_ticks(child.id());
+    std::thread::sleep(idle);
+    let cpu = (proc_cpu_ticks(child.id()) - c0) as f64 / 100.0;
+    println!("daemon_idle_cpu_secs_{n} {cpu:.3}");
+    println!("daemon_rss_kib_{n} {}", daemon::rss_kib(child.id()));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+async fn one_size(n: usize, idle: Duration, bin: Option<PathBuf>) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (share, state) = (tmp.path().join("share"), tmp.path().join("state"));
     std::fs::create_dir_all(&state).unwrap();
@@ -195,11 +260,25 @@ async fn one_size(n: usize, idle: Duration) {
     );
     println!("cold_start_hashed_{n} {}", catalog.hashes_computed());
     stop(catalog, token).await;
+    if let Some(bin) = bin {
+        std::fs::remove_dir_all(share.join("late")).unwrap();
+        let dir = tmp.path().to_owned();
+        let _ = tokio::task::spawn_blocking(move || daemon_figures(&bin, &dir, n, idle)).await;
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let bin = match args.iter().position(|a| a == "--daemon") {
+        Some(i) if i + 1 < args.len() => {
+            let path = PathBuf::from(args.remove(i + 1));
+            args.remove(i);
+            Some(std::fs::canonicalize(&path).expect("the daemon binary"))
+        }
+        _ => None,
+    };
+    let mut args = args.into_iter();
     let idle = Duration::from_secs(args.next().and_then(|s| s.parse().ok()).unwrap_or(60));
     let mut sizes: Vec<usize> = args.filter_map(|s| s.parse().ok()).collect();
     if sizes.is_empty() {
@@ -215,6 +294,6 @@ async fn main() {
             .join(",")
     );
     for n in sizes {
-        one_size(n, idle).await;
+        one_size(n, idle, bin.clone()).await;
     }
 }

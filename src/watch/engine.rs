@@ -20,7 +20,7 @@ use super::files::{FileMap, RootInfo};
 use super::hashing::{HashPool, Hashed};
 use super::ignore::Ignore;
 use super::inotify::{Change, Watcher};
-use super::scan::{self, Found, Probe, RootDir};
+use super::scan::{Found, Probe, RootDir, Walker};
 use super::stats::{self, Stats};
 use super::{Root, Snapshot, WatchConfig, WatchError};
 
@@ -44,11 +44,9 @@ enum Done {
 
 struct Engine {
     config: WatchConfig,
-    dirs: Vec<RootDir>,
-    ignore: Ignore,
+    walker: Walker,
     state_dir: PathBuf,
     map: FileMap,
-    watcher: Option<Watcher>,
     /// Paths events named, waiting for the debounce window to close.
     pending: BTreeSet<(usize, String)>,
     pending_since: Option<Instant>,
@@ -103,25 +101,18 @@ pub(super) async fn start(
             }
         },
     };
+    let walker = Walker {
+        dirs,
+        ignore,
+        limit: config.max_files,
+        watcher,
+    };
     let state = state_dir.to_owned();
     let (cache, initial) = {
-        let (roots, ig, limit, w) = (
-            dirs.clone(),
-            ignore.clone(),
-            config.max_files,
-            watcher.clone(),
-        );
-        tokio::task::spawn_blocking(move || {
-            let cache = cache::load(&state);
-            let found: Vec<_> = roots
-                .iter()
-                .enumerate()
-                .map(|(i, r)| walk_root(i, r, &r.dir, &ig, limit, w.as_ref()))
-                .collect();
-            (cache, found)
-        })
-        .await
-        .expect("initial scan task")
+        let walker = walker.clone();
+        tokio::task::spawn_blocking(move || (cache::load(&state), walker.all()))
+            .await
+            .expect("initial scan task")
     };
     let settle = Duration::from_millis(config.settle_ms);
     let mut map = FileMap::new(infos, settle, config.max_files);
@@ -137,11 +128,9 @@ pub(super) async fn start(
     let pool = HashPool::new(config.hash_concurrency, hash_tx);
     let mut engine = Engine {
         config,
-        dirs,
-        ignore,
+        walker,
         state_dir: state_dir.to_owned(),
         map,
-        watcher,
         pending: BTreeSet::new(),
         pending_since: None,
         orphans: Vec::new(),
@@ -161,22 +150,6 @@ pub(super) async fn start(
     engine.publish();
     tokio::spawn(engine.run(shutdown, stream, done_rx, hash_rx));
     Ok(rx)
-}
-
-/// Every offerable file under `dir` of root `idx`, watching each directory on the way.
-fn walk_root(
-    idx: usize,
-    root: &RootDir,
-    dir: &Path,
-    ignore: &Ignore,
-    limit: usize,
-    watcher: Option<&Watcher>,
-) -> Vec<Found> {
-    scan::walk(root, dir, ignore, limit, &mut |d| {
-        if let Some(w) = watcher {
-            w.add(idx, root, d);
-        }
-    })
 }
 
 async fn next_event(
@@ -205,7 +178,7 @@ impl Engine {
                     Some(Err(e)) => {
                         tracing::warn!(error = %e, "reading file-system events failed; relying on rescans");
                         stream = None;
-                        self.watcher = None;
+                        self.walker.watcher = None;
                         self.plan_rescan();
                     }
                     None => stream = None,
@@ -243,10 +216,12 @@ impl Engine {
 
     fn on_event(&mut self, ev: EventOwned) {
         stats::add(&self.stats.events, 1);
-        let Some(w) = &self.watcher else { return };
+        let Some(w) = &self.walker.watcher else {
+            return;
+        };
         match w.change(&ev) {
             Change::Path(idx, rel) => {
-                if !self.ignore.path(&rel) {
+                if !self.walker.ignore.path(&rel) {
                     self.pending.insert((idx, rel));
                     self.pending_since.get_or_insert_with(Instant::now);
                 }
@@ -278,7 +253,7 @@ impl Engine {
                         Probe::Dir => self.map.reconcile(idx, &rel, below),
                         Probe::Nothing => {
                             self.map.remove_under(idx, &rel);
-                            if let Some(w) = &self.watcher {
+                            if let Some(w) = &self.walker.watcher {
                                 w.forget_under(idx, &rel);
                             }
                         }
@@ -302,9 +277,9 @@ impl Engine {
     /// Events that arrived before their watch was known: the walk that added it is done now.
     fn replay_orphans(&mut self) {
         for ev in std::mem::take(&mut self.orphans) {
-            if let Some(w) = &self.watcher {
+            if let Some(w) = &self.walker.watcher {
                 if let Change::Path(idx, rel) = w.change(&ev) {
-                    if !self.ignore.path(&rel) {
+                    if !self.walker.ignore.path(&rel) {
                         self.pending.insert((idx, rel));
                         self.pending_since.get_or_insert_with(Instant::now);
                     }
@@ -316,7 +291,7 @@ impl Engine {
     /// The next periodic rescan: `rescan_secs` while events work, `poll_interval_secs` when
     /// polling or when the inotify watch limit was reached.
     fn plan_rescan(&mut self) {
-        let exhausted = self.watcher.as_ref().is_some_and(Watcher::exhausted);
+        let exhausted = self.walker.watcher.as_ref().is_some_and(Watcher::exhausted);
         if exhausted
             && !self
                 .stats
@@ -329,7 +304,7 @@ impl Engine {
                  falling back to periodic rescans"
             );
         }
-        let secs = if self.watcher.is_none() || exhausted {
+        let secs = if self.walker.watcher.is_none() || exhausted {
             self.config.poll_interval_secs
         } else {
             self.config.rescan_secs
@@ -391,49 +366,31 @@ impl Engine {
     fn start_probe(&mut self) {
         self.pending_since = None;
         let paths = std::mem::take(&mut self.pending);
-        if paths.is_empty() {
-            return;
+        if !paths.is_empty() {
+            self.walk(move |w| {
+                Done::Probed(
+                    paths
+                        .into_iter()
+                        .map(|(idx, rel)| {
+                            let (probe, below) = w.look(idx, &rel);
+                            (idx, rel, probe, below)
+                        })
+                        .collect(),
+                )
+            });
         }
-        self.walking = true;
-        let (dirs, ig, limit) = (
-            self.dirs.clone(),
-            self.ignore.clone(),
-            self.config.max_files,
-        );
-        let (w, tx) = (self.watcher.clone(), self.done_tx.clone());
-        tokio::task::spawn_blocking(move || {
-            let out = paths
-                .into_iter()
-                .map(|(idx, rel)| {
-                    let root = &dirs[idx];
-                    let abs = root.dir.join(&rel);
-                    let probe = scan::probe(root, &abs, &ig);
-                    let below = match probe {
-                        Probe::Dir => walk_root(idx, root, &abs, &ig, limit, w.as_ref()),
-                        _ => Vec::new(),
-                    };
-                    (idx, rel, probe, below)
-                })
-                .collect();
-            let _ = tx.send(Done::Probed(out));
-        });
     }
 
     fn start_rescan(&mut self) {
+        self.walk(|w| Done::Rescanned(w.all()));
+    }
+
+    /// Runs a walk on a blocking thread; the next one waits until it reported back.
+    fn walk(&mut self, job: impl FnOnce(&Walker) -> Done + Send + 'static) {
         self.walking = true;
-        let (dirs, ig, limit) = (
-            self.dirs.clone(),
-            self.ignore.clone(),
-            self.config.max_files,
-        );
-        let (w, tx) = (self.watcher.clone(), self.done_tx.clone());
+        let (walker, tx) = (self.walker.clone(), self.done_tx.clone());
         tokio::task::spawn_blocking(move || {
-            let found = dirs
-                .iter()
-                .enumerate()
-                .map(|(i, r)| walk_root(i, r, &r.dir, &ig, limit, w.as_ref()))
-                .collect();
-            let _ = tx.send(Done::Rescanned(found));
+            let _ = tx.send(job(&walker));
         });
     }
 
@@ -462,7 +419,7 @@ impl Engine {
         stats::set(&s.backlog, self.map.backlog());
         stats::set(&s.offered_bytes, self.map.offered_bytes);
         stats::set(&s.version, self.version);
-        let watched = self.watcher.as_ref().map_or(0, Watcher::watched);
+        let watched = self.walker.watcher.as_ref().map_or(0, Watcher::watched);
         stats::set(&s.watched_dirs, watched as u64);
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use super::ignore::Ignore;
+use super::inotify::Watcher;
 
 /// What identifies one version of a file's content without reading it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -153,6 +154,45 @@ pub fn walk(
         }
     }
     out
+}
+
+/// Walks the roots (on a blocking thread), watching each directory on the way when events work.
+#[derive(Clone)]
+pub struct Walker {
+    pub dirs: Vec<RootDir>,
+    pub ignore: Ignore,
+    pub limit: usize,
+    pub watcher: Option<Watcher>,
+}
+
+impl Walker {
+    /// Every offerable file under `abs` (a directory of root `idx`).
+    pub fn walk(&self, idx: usize, abs: &Path) -> Vec<Found> {
+        let root = &self.dirs[idx];
+        walk(root, abs, &self.ignore, self.limit, &mut |d| {
+            if let Some(w) = &self.watcher {
+                w.add(idx, root, d);
+            }
+        })
+    }
+
+    /// Every root, whole.
+    pub fn all(&self) -> Vec<Vec<Found>> {
+        (0..self.dirs.len())
+            .map(|i| self.walk(i, &self.dirs[i].dir))
+            .collect()
+    }
+
+    /// What `rel` of root `idx` is now, and the files below it when it is a directory.
+    pub fn look(&self, idx: usize, rel: &str) -> (Probe, Vec<Found>) {
+        let abs = self.dirs[idx].dir.join(rel);
+        let probe = probe(&self.dirs[idx], &abs, &self.ignore);
+        let below = match probe {
+            Probe::Dir => self.walk(idx, &abs),
+            _ => Vec::new(),
+        };
+        (probe, below)
+    }
 }
 
 /// '/'-separated UTF-8 relative path; `None` for names that are not UTF-8.

@@ -52,55 +52,37 @@ impl Stats {
 
 impl Source for Stats {
     fn render(&self, out: &mut Exposition) {
-        out.gauge(
-            "peerbox_catalog_files",
-            "Files offered (settled and hashed).",
-            get(&self.offered) as f64,
-        );
-        out.gauge(
-            "peerbox_catalog_bytes",
-            "Bytes in the files offered.",
-            get(&self.offered_bytes) as f64,
-        );
-        out.gauge(
-            "peerbox_catalog_files_seen",
-            "Files found in the shared folders; the first hashing is done when it equals peerbox_catalog_files.",
-            get(&self.seen) as f64,
-        );
-        out.gauge(
-            "peerbox_catalog_hash_backlog",
-            "Files waiting to settle or to be hashed.",
-            get(&self.backlog) as f64,
-        );
-        out.counter(
-            "peerbox_catalog_hashed_total",
-            "Files hashed (read in full); hash-cache hits do not count.",
-            get(&self.hashed),
-        );
-        out.counter(
-            "peerbox_catalog_hashed_bytes_total",
-            "Bytes read to hash files.",
-            get(&self.hashed_bytes),
-        );
-        out.counter(
-            "peerbox_catalog_rescans_total",
-            "Full walks of the shared folders after the initial scan (periodic or after lost events).",
-            get(&self.rescans),
-        );
-        out.counter(
-            "peerbox_catalog_events_total",
-            "File-system events handled.",
-            get(&self.events),
-        );
-        out.gauge(
-            "peerbox_catalog_watched_dirs",
-            "Directories with an inotify watch.",
-            get(&self.watched_dirs) as f64,
-        );
-        out.gauge(
-            "peerbox_catalog_version",
-            "Version of the catalog offered now.",
-            get(&self.version) as f64,
-        );
+        let gauges: [(&str, &str, &AtomicU64); 6] = [
+            ("peerbox_catalog_files", "Files offered (settled and hashed).", &self.offered),
+            ("peerbox_catalog_bytes", "Bytes in the files offered.", &self.offered_bytes),
+            (
+                "peerbox_catalog_files_seen",
+                "Files found in the shared folders; the first hashing is done when it equals peerbox_catalog_files.",
+                &self.seen,
+            ),
+            ("peerbox_catalog_hash_backlog", "Files waiting to settle or to be hashed.", &self.backlog),
+            ("peerbox_catalog_watched_dirs", "Directories with an inotify watch.", &self.watched_dirs),
+            ("peerbox_catalog_version", "Version of the catalog offered now.", &self.version),
+        ];
+        for (name, help, v) in gauges {
+            out.gauge(name, help, get(v) as f64);
+        }
+        let counters: [(&str, &str, &AtomicU64); 4] = [
+            (
+                "peerbox_catalog_hashed_total",
+                "Files hashed (read in full); hash-cache hits do not count.",
+                &self.hashed,
+            ),
+            ("peerbox_catalog_hashed_bytes_total", "Bytes read to hash files.", &self.hashed_bytes),
+            (
+                "peerbox_catalog_rescans_total",
+                "Full walks of the shared folders after the initial scan (periodic or after lost events).",
+                &self.rescans,
+            ),
+            ("peerbox_catalog_events_total", "File-system events handled.", &self.events),
+        ];
+        for (name, help, v) in counters {
+            out.counter(name, help, get(v));
+        }
     }
 }

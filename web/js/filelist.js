@@ -75,6 +75,7 @@ function refresh() {
     $('files-count').textContent = '';
     rows = [];
     list.classList.remove('virtual');
+    list.style.height = '';
     clear(list).append(el('li', { class: 'meta' }, 'Waiting for the server…'));
     return;
   }
@@ -89,6 +90,7 @@ function refresh() {
   rows = rowsFor(filter);
   if (!rows.length) {
     list.classList.remove('virtual');
+    list.style.height = '';
     clear(list).append(el('li', { class: 'meta' }, filter ? 'No file matches.' : 'No files shared yet.'));
     return;
   }
@@ -111,6 +113,7 @@ function draw() {
     shownRows = rows;
   }
   list.firstChild.style.height = `${rows.length * ROW}px`;
+  list.style.height = `${rows.length * ROW}px`; // capped at 70vh by app.css
   const view = list.clientHeight || 600;
   const first = Math.max(0, Math.floor(list.scrollTop / ROW) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((list.scrollTop + view) / ROW) + OVERSCAN);
@@ -137,7 +140,7 @@ function rowElement(row, i) {
       el('button', { type: 'button', class: 'entry', onclick: () => cd(d.path), 'aria-label': `Open folder ${d.name}` },
         el('span', { class: 'icon', 'aria-hidden': 'true' }, '📁'),
         el('span', { class: 'grow' }, el('span', { class: 'name' }, d.name), el('br'),
-          el('span', { class: 'meta' }, `${fmt.count(d.count)} files · ${fmt.bytes(d.size)}`))));
+          el('span', { class: 'meta' }, `${fmt.count(d.count)} ${d.count === 1 ? 'file' : 'files'} · ${fmt.bytes(d.size)}`))));
   } else {
     const { file, label } = row;
     li = el('li', { class: 'vrow', 'data-file': file.path },
