@@ -156,6 +156,7 @@ fn daemon_figures(bin: &Path, dir: &Path, n: usize, idle: Duration) {
         if t.elapsed() > Duration::from_secs(300) {
             println!("daemon_timeout_{n} 1");
             let _ = child.kill();
+            let _ = child.wait();
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
