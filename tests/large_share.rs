@@ -96,6 +96,10 @@ fn twenty_thousand_files_idle_once_settled_and_a_drop_appears() {
     // Let the hash cache be written (2 s after the last change), then measure.
     std::thread::sleep(Duration::from_secs(3));
     let events = metric(addr, "peerbox_catalog_events_total");
+    // The daemon's own reads (serving a file) raise no events.
+    let id = peerbox::watch::entry_id("d42/sub0/f7.txt");
+    let got = common::request(addr, "GET", &format!("/files/{id}"), &[]);
+    assert_eq!((got.status, got.body.as_slice()), (200, &b"42-7"[..]));
     let before = cpu_secs(pid);
     std::thread::sleep(IDLE);
     let used = cpu_secs(pid) - before;

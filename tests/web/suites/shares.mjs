@@ -66,6 +66,17 @@ export const tests = {
         throw new Error(`search for f1234: ${JSON.stringify(found)}`);
       }
 
+      // The server's hashing progress is shown while it runs, and hidden when it is done.
+      const status = (m) => p.eval((msg) => {
+        const s = [...globalThis.peerbox.state.links.values()].map((l) => l.session).find((x) => x.catalog);
+        s.catalog.onMessage(msg);
+        const box = document.getElementById('catalog-status');
+        return box.hidden ? null : box.textContent;
+      }, m);
+      const shown = await status({ type: 'catalog_progress', hashed: 5000, files: 100000 });
+      if (shown !== 'Hashing 5,000 of 100,000 files…') throw new Error(`progress shown as ${shown}`);
+      if ((await status({ type: 'catalog_progress', hashed: 100000, files: 100000 })) !== null) throw new Error('progress not hidden when done');
+
       // A file dropped into the share while the page is open appears (a delta, not the list).
       const name = `dropped-${b.name}.txt`;
       mkdirSync(join(share, 'late'), { recursive: true });
