@@ -325,6 +325,53 @@ async fn ten_thousand_files_in_nested_folders() {
     w.stop().await;
 }
 
+/// The default share directory is relative (`./share`): events must still reach the catalog
+/// (inotify names paths as they were watched, so roots are made absolute first).
+#[tokio::test]
+async fn a_relative_share_path_gets_live_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let share = tmp.path().join("share");
+    std::fs::create_dir_all(&share).unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    let up = "../".repeat(cwd.components().count() - 1);
+    let relative = Path::new(&up).join(share.strip_prefix("/").unwrap());
+    assert!(relative.is_relative() && relative.exists());
+    let cfg = WatchConfig {
+        rescan_secs: 0,
+        ..config()
+    };
+    let w = Running::start(&[(&relative, "")], tmp.path(), cfg).await;
+    std::fs::write(share.join("live.txt"), b"live").unwrap();
+    w.until("a file seen through an event", |s| has(s, "live.txt"))
+        .await;
+    w.stop().await;
+}
+
+/// `watch.poll`: no inotify at all (network file systems send no events); rescans find changes.
+#[tokio::test]
+async fn polling_finds_additions_and_removals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let share = tmp.path().join("share");
+    std::fs::create_dir_all(share.join("a")).unwrap();
+    std::fs::write(share.join("a/old.txt"), b"old").unwrap();
+    let cfg = WatchConfig {
+        poll: true,
+        poll_interval_secs: 1,
+        ..config()
+    };
+    let w = Running::start(&[(&share, "")], tmp.path(), cfg).await;
+    w.until("initial", |s| has(s, "a/old.txt")).await;
+    std::fs::write(share.join("a/new.txt"), b"new").unwrap();
+    std::fs::remove_file(share.join("a/old.txt")).unwrap();
+    w.until("both changes, found by polling", |s| {
+        has(s, "a/new.txt") && !has(s, "a/old.txt")
+    })
+    .await;
+    assert_eq!(w.catalog.stats().events(), 0, "no events while polling");
+    assert!(w.catalog.stats().rescans() >= 1);
+    w.stop().await;
+}
+
 /// Runs `inotify_limit_child` in a user namespace whose inotify watch limit is 1, so watching a
 /// nested tree fails with the real ENOSPC from the kernel.
 #[test]

@@ -30,8 +30,9 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 const SAVE_AFTER: Duration = Duration::from_secs(2);
 /// ...and at most this often while a hashing backlog is being worked off.
 const SAVE_WHILE_HASHING: Duration = Duration::from_secs(30);
-/// Files handed to the hashing threads ahead of time, per thread.
-const AHEAD: usize = 256;
+/// Files handed to the hashing threads ahead of time, per thread: enough that the threads never
+/// wait for this task to be scheduled on a busy machine (a few hundred KB of paths).
+const AHEAD: usize = 2048;
 /// Events whose watch is not known yet are kept up to this many (then a rescan covers them).
 const MAX_ORPHANS: usize = 10_000;
 
