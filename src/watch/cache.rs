@@ -4,8 +4,10 @@
 //!
 //! The cache is the catalog itself: it is written from a snapshot of the offered files (cheap to
 //! take, streamed to disk on a blocking thread) and read back only at start-up, so its records
-//! are not held in memory a second time while the daemon runs.
+//! are not held in memory a second time while the daemon runs. Reading borrows the paths from
+//! the file's bytes, and both are dropped once the initial scan has looked its files up.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -18,54 +20,63 @@ use super::Files;
 const FILE_NAME: &str = "hash-cache.json";
 
 #[derive(Deserialize)]
-struct Record {
-    path: String,
+struct Record<'a> {
+    #[serde(borrow)]
+    path: Cow<'a, str>,
     size: u64,
     mtime_ns: u64,
     ino: u64,
-    hash: String,
+    #[serde(borrow)]
+    hash: Cow<'a, str>,
 }
 
 #[derive(Deserialize)]
-struct Stored {
+struct Stored<'a> {
     version: u32,
-    entries: Vec<Record>,
+    #[serde(borrow)]
+    entries: Vec<Record<'a>>,
 }
 
-/// The cache as read at start-up: display path -> (size, mtime_ns, ino) and hash.
-pub struct Loaded(HashMap<String, ((u64, u64, u64), blake3::Hash)>);
+/// The cache as read at start-up: display path -> (size, mtime_ns, ino) and hash, borrowing
+/// the file's bytes.
+pub struct Loaded<'a>(HashMap<Cow<'a, str>, (Key, blake3::Hash)>);
+
+/// What a cached hash was computed at: size, mtime_ns, inode.
+type Key = (u64, u64, u64);
 
 pub fn file(state_dir: &Path) -> PathBuf {
     state_dir.join(FILE_NAME)
 }
 
-/// Reads the cache; a missing or unreadable one is empty (it is only a cache).
-pub fn load(state_dir: &Path) -> Loaded {
-    let file = file(state_dir);
-    let map = std::fs::read(&file)
-        .ok()
-        .and_then(|data| match serde_json::from_slice::<Stored>(&data) {
-            Ok(s) if s.version == 1 => Some(s),
-            Ok(_) => None,
-            Err(e) => {
-                tracing::warn!(file = %file.display(), error = %e, "hash cache unreadable; starting empty");
-                None
-            }
-        })
-        .map(|s| {
-            s.entries
-                .into_iter()
-                .filter_map(|r| {
-                    let hash = blake3::Hash::from_hex(&r.hash).ok()?;
-                    Some((r.path, ((r.size, r.mtime_ns, r.ino), hash)))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+/// The cache file's bytes; none when it is missing or unreadable (it is only a cache).
+pub fn read(state_dir: &Path) -> Vec<u8> {
+    std::fs::read(file(state_dir)).unwrap_or_default()
+}
+
+/// Parses what [`read`] returned; an unreadable cache is empty.
+pub fn parse(data: &[u8]) -> Loaded<'_> {
+    if data.is_empty() {
+        return Loaded(HashMap::new());
+    }
+    let map = match serde_json::from_slice::<Stored>(data) {
+        Ok(s) if s.version == 1 => s
+            .entries
+            .into_iter()
+            .filter_map(|r| {
+                let hash = blake3::Hash::from_hex(&*r.hash).ok()?;
+                Some((r.path, ((r.size, r.mtime_ns, r.ino), hash)))
+            })
+            .collect(),
+        Ok(_) => HashMap::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "hash cache unreadable; starting empty");
+            HashMap::new()
+        }
+    };
     Loaded(map)
 }
 
-impl Loaded {
+impl Loaded<'_> {
     /// The cached hash of `path` when the file still has the stat it was hashed at.
     pub fn get(&self, path: &str, stat: &Stat) -> Option<blake3::Hash> {
         let (key, hash) = self.0.get(path)?;
@@ -134,7 +145,8 @@ mod tests {
         };
         let e = Entry::new("a/b.txt", stat, blake3::hash(b"abc"), Path::new("/x"));
         save(dir.path(), &Snapshot::of(1, [e]).entries).unwrap();
-        let loaded = load(dir.path());
+        let bytes = read(dir.path());
+        let loaded = parse(&bytes);
         assert_eq!(loaded.get("a/b.txt", &stat), Some(blake3::hash(b"abc")));
         let other = Stat {
             mtime_ns: 8,

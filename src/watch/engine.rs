@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::cache;
-use super::files::{FileMap, RootInfo};
+use super::files::{FileMap, Origin, RootInfo};
 use super::hashing::{HashPool, Hashed};
 use super::ignore::Ignore;
 use super::inotify::{Change, Watcher};
@@ -109,20 +109,20 @@ pub(super) async fn start(
         watcher,
     };
     let state = state_dir.to_owned();
-    let (cache, initial) = {
+    let prefixes: Vec<String> = infos.iter().map(|r| r.prefix.clone()).collect();
+    let initial = {
         let walker = walker.clone();
-        tokio::task::spawn_blocking(move || (cache::load(&state), walker.all()))
+        tokio::task::spawn_blocking(move || initial_scan(&walker, &state, &prefixes))
             .await
             .expect("initial scan task")
     };
     let settle = Duration::from_millis(config.settle_ms);
     let mut map = FileMap::new(infos, settle, config.max_files);
     for (idx, found) in initial.into_iter().enumerate() {
-        for f in found {
-            map.upsert(idx, f, Some(&cache));
+        for (f, cached) in found {
+            map.upsert(idx, f, Origin::Start(cached));
         }
     }
-    drop(cache);
     let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
     let (done_tx, done_rx) = mpsc::unbounded_channel();
     let (hash_tx, hash_rx) = mpsc::unbounded_channel();
@@ -151,6 +151,35 @@ pub(super) async fn start(
     engine.publish();
     tokio::spawn(engine.run(shutdown, stream, done_rx, hash_rx));
     Ok(rx)
+}
+
+/// Walks every root and looks each file up in the hash cache (blocking). The cache is read and
+/// dropped here, so it never stays in memory beside the catalog.
+fn initial_scan(
+    walker: &Walker,
+    state_dir: &Path,
+    prefixes: &[String],
+) -> Vec<Vec<(Found, Option<blake3::Hash>)>> {
+    let bytes = cache::read(state_dir);
+    let cache = cache::parse(&bytes);
+    let mut key = String::new();
+    walker
+        .all()
+        .into_iter()
+        .zip(prefixes)
+        .map(|(files, prefix)| {
+            files
+                .into_iter()
+                .map(|f| {
+                    key.clear();
+                    key.push_str(prefix);
+                    key.push_str(&f.rel);
+                    let cached = cache.get(&key, &f.stat);
+                    (f, cached)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 async fn next_event(
@@ -250,7 +279,7 @@ impl Engine {
                 self.walking = false;
                 for (idx, rel, probe, below) in results {
                     match probe {
-                        Probe::File(found) => self.map.upsert(idx, found, None),
+                        Probe::File(found) => self.map.upsert(idx, found, Origin::Seen),
                         Probe::Dir => self.map.reconcile(idx, &rel, below),
                         Probe::Nothing => {
                             self.map.remove_under(idx, &rel);

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::cache::Loaded;
 use super::inotify::is_under;
 use super::scan::{Found, Stat};
 use super::{Entry, FileId, Files, Progress};
@@ -47,6 +46,15 @@ impl RootInfo {
     pub fn display(&self, rel: &str) -> String {
         format!("{}{rel}", self.prefix)
     }
+}
+
+/// How a file came to be looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The initial scan, with the hash cached for exactly this stat, if any.
+    Start(Option<blake3::Hash>),
+    /// An event or a rescan.
+    Seen,
 }
 
 /// A file to hash: its display path, where to read it, the stat it must still have.
@@ -100,7 +108,7 @@ impl FileMap {
     /// Records a file's current stat; a change restarts its settle timer and withdraws its
     /// offer until it is hashed again. At start-up a cached hash of the same stat is offered
     /// at once, and a file older than the settle time is settled already.
-    pub fn upsert(&mut self, idx: usize, found: Found, cache: Option<&Loaded>) {
+    pub fn upsert(&mut self, idx: usize, found: Found, origin: Origin) {
         let key = self.roots[idx].display(&found.rel);
         let now = Instant::now();
         let link = found.link.map(Arc::<Path>::from);
@@ -130,10 +138,10 @@ impl FileMap {
             changed_at: now,
             phase: Phase::Settling,
         };
-        if let Some(hash) = cache.and_then(|c| c.get(&key, &found.stat)) {
+        if let Origin::Start(Some(hash)) = origin {
             state.phase = Phase::Offered;
             self.offer(&key, &state, hash);
-        } else if cache.is_some() && age(&found.stat) >= self.settle {
+        } else if matches!(origin, Origin::Start(_)) && age(&found.stat) >= self.settle {
             state.phase = Phase::Queued;
             self.queue.push_back(key.clone());
         } else {
@@ -214,7 +222,7 @@ impl FileMap {
             }
         }
         for f in found {
-            self.upsert(idx, f, None);
+            self.upsert(idx, f, Origin::Seen);
         }
     }
 
