@@ -24,10 +24,12 @@ pct() { awk -v c="${KV[${2:-idle_cpu_secs}_$1]:-}" -v s="$IDLE" 'BEGIN { if (c =
 mb() { [ -n "${KV[$1]:-}" ] && bench_kib_mb "${KV[$1]}" || echo n/a; }
 kb_file() { awk -v b="${KV[rss_bytes_per_file_$1]:-}" 'BEGIN { if (b == "") print "n/a"; else printf "%.2f", b / 1000 }'; }
 pages_mb() { awk -v k="${KV[five_pages_kib_$1]:-}" 'BEGIN { if (k == "") print "n/a"; else printf "%.1f", k * 1024 / 1e6 }'; }
-row() { # label key-prefix formatter
-    local out="| $1 |"
+row() { # label key-prefix formatter [per-file: the figure is divided by the file count]
+    local out="| $1 |" k
     for n in "${sz[@]}"; do out+=" $($3 "$n" "$2") |"; done
-    echo "$out $(exp "$2") |"
+    k=$(exp "$2")
+    [ -n "${4:-}" ] && [ "$k" != n/a ] && k=$(awk -v k="$k" 'BEGIN { printf "%.2f", k - 1 }')
+    echo "$out $k |"
 }
 raw() { v "${2}_$1"; }
 cpu() { echo "$(v "${2}_$1") s ($(pct "$1" "$2") %)"; }
@@ -55,7 +57,7 @@ secs() { echo "$(v "${2}_$1") s"; }
     row "**Whole daemon**: start with the hash cache until \`/metrics\` shows every file offered" daemon_start_secs secs
     row "**Whole daemon: idle CPU once settled**, CPU s over $IDLE s (% of one core)" daemon_idle_cpu_secs cpu
     row "Whole daemon: RSS" daemon_rss_kib total
-    row "Whole daemon: RSS / files (everything it holds, per file)" daemon_rss_kib per_file
+    row "Whole daemon: RSS / files (everything it holds, per file)" daemon_rss_kib per_file per-file
     cat <<MD
 
 Exponent k: the figure grows as files^k between $lo and $hi files (1 = proportional, 0 =

@@ -1,4 +1,4 @@
-// The transfer protocol (docs/transfer-protocol.md) in the browser: one DataChannel labelled
+// The transfer protocol (docs/protocol.md, version 2) in the browser: one DataChannel labelled
 // "peerbox" carries JSON control messages and binary chunk frames
 // (u8 kind=1, u32 transfer id, u64 offset, big endian, then data; 64 KiB at most in all).
 // Downloads go to a sink (OPFS or memory, see sink.js) and are verified against the BLAKE3 hash
