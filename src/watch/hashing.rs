@@ -107,7 +107,9 @@ fn hash_file(real: &Path, expect: Stat) -> std::io::Result<Option<blake3::Hash>>
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     };
-    if Stat::of(&std::fs::metadata(real)?) != expect {
+    // Written to while being read? (The file's own inode: a rename over its path shows up as
+    // an event, and the engine drops a result whose stat is no longer the file's.)
+    if Stat::of(&file.metadata()?) != expect {
         return Ok(None);
     }
     Ok(Some(hash))
