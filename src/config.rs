@@ -1,7 +1,8 @@
 //! Layered configuration.
 //!
 //! Precedence, lowest first: built-in defaults, `/etc/peerbox/config.toml` (when present), the
-//! `--config` file, `PEERBOX_*` environment variables (nested keys joined with `__`), CLI flags.
+//! `--config` file, `PEERBOX_*` environment variables (nested keys joined with `__`; see
+//! [`env`] for variables that only share the prefix), CLI flags.
 //! Every section denies unknown keys so that a typo is an error naming the key and its source
 //! rather than a silently ignored setting.
 
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+mod env;
 
 use crate::seeder::SeederConfig;
 use crate::signal::SignalConfig;
@@ -178,8 +181,21 @@ impl Sources {
         if let Some(user) = &self.user_file {
             f = f.merge(Toml::file_exact(checked_readable(user)?));
         }
-        f = f.merge(Env::prefixed("PEERBOX_").split("__"));
+        let keys = env::classify(std::env::vars())?.keys;
+        f = f.merge(
+            Env::prefixed(env::PREFIX)
+                .split("__")
+                .filter(move |k| keys.iter().any(|x| k == x.as_str())),
+        );
         Ok(f.merge(self.overrides.clone().into_figment()))
+    }
+
+    /// `PEERBOX_*` variables that set no configuration key and are not a typo of one; they are
+    /// not applied, and the daemon says so once logging is up.
+    pub fn ignored_env(&self) -> Vec<String> {
+        env::classify(std::env::vars())
+            .map(|e| e.ignored)
+            .unwrap_or_default()
     }
 
     pub fn load(&self) -> Result<Config, ConfigError> {
