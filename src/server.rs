@@ -248,6 +248,7 @@ async fn start_seeder(app: &Arc<App>) -> Option<tokio::sync::oneshot::Receiver<(
     match crate::seeder::service::start(ctx).await {
         Ok(handle) => {
             let _ = app.seeder_rooms.set(handle.rooms);
+            let _ = app.incoming.set(handle.store);
             Some(handle.ready)
         }
         Err(e) => {

@@ -125,7 +125,7 @@ fn set_common(res: &mut Response<Body>, entry: &Entry, etag: &str) {
 }
 
 /// RFC 5987 encoding: everything but unreserved characters as `%XX`.
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -15,6 +15,7 @@ pub mod token;
 mod upgrade;
 
 pub use config::{IceServer, SignalConfig};
+pub use upgrade::origin_allowed;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -177,6 +178,12 @@ impl Hub {
     /// random per process, so only code inside the daemon knows it.
     pub fn seeder_token(&self) -> &str {
         &self.shared.seeder_token
+    }
+
+    /// The name an authentic resume token (from a `welcome`) was issued for: how HTTP uploads
+    /// prove which peer identity they belong to.
+    pub fn name_of_token(&self, token: &str) -> Option<String> {
+        self.shared.lock().state.verify_token(token)
     }
 
     /// Handles `GET /ws`.
