@@ -29,6 +29,7 @@ pub struct Config {
     pub signal: SignalConfig,
     pub watch: WatchConfig,
     pub seeder: SeederConfig,
+    pub turn: crate::turn::TurnConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,6 +289,7 @@ impl Config {
         self.signal.validate().map_err(ConfigError::Invalid)?;
         self.watch.validate().map_err(ConfigError::Invalid)?;
         self.seeder.validate().map_err(ConfigError::Invalid)?;
+        self.turn.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
