@@ -122,6 +122,7 @@ async fn get(app: &App, req: &Request<Incoming>, path: &str) -> Response<Body> {
         ),
         "/qr.svg" => qr_svg(req.uri().query().unwrap_or("")),
         "/client.json" => json(StatusCode::OK, &client_settings(app)),
+        "/catalog.json" => files::catalog(app, req),
         p if p.starts_with("/files/") => files::serve(app, req, p).await,
         "/metrics" => {
             let mut res = Response::new(full(metrics(app)));

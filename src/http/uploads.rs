@@ -285,7 +285,15 @@ async fn patch(app: &App, store: &Store, key: String, req: Request<Incoming>) ->
     let mut ended = false;
     let mut broke: Option<StatusCode> = None;
     while !ended {
-        match tokio::time::timeout(stall, body.frame()).await {
+        let next = tokio::select! {
+            f = tokio::time::timeout(stall, body.frame()) => f,
+            // Shutting down: park what arrived (fsynced) instead of waiting for the whole body.
+            () = app.shutdown.cancelled() => {
+                broke = Some(StatusCode::SERVICE_UNAVAILABLE);
+                Ok(None)
+            }
+        };
+        match next {
             Ok(Some(Ok(frame))) => {
                 if let Ok(data) = frame.into_data() {
                     buf.extend_from_slice(&data);
@@ -317,8 +325,10 @@ async fn patch(app: &App, store: &Store, key: String, req: Request<Incoming>) ->
         }
     }
     if let Some(status) = broke {
-        // The client stopped sending: keep what arrived for a resume (the guard parks it).
-        drop(writing);
+        // The client stopped sending (or the daemon is stopping): keep what arrived, fsynced,
+        // for a resume.
+        writing.handle = None;
+        with_store(store, move |s| s.suspend(h)).await;
         return tus_response(status, "the request body broke off; HEAD for the offset");
     }
     writing.handle = None;
