@@ -134,7 +134,7 @@ export const tests = {
     await p.close();
   },
 
-  async 'nothing blocked: the seeder link and a browser link are direct, not relayed'(b) {
+  async 'nothing blocked: the seeder link is direct, not relayed, though a relay is offered'(b) {
     const p = await b.page();
     await ready(p);
     const pair = await p.eval(async () => {
