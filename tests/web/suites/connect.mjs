@@ -55,6 +55,32 @@ async function firefoxSaved(name, size) {
 }
 
 export const tests = {
+  // The DataChannel rates for the same sizes, next to the HTTP ones (bench section 11 only).
+  async 'DataChannel baseline: 100 MiB download and upload rates'(b) {
+    if (!process.env.BENCH_CONNECT) return 'skip';
+    const p = await b.page();
+    await ready(p);
+    await p.waitFor(() => !!document.querySelector('[data-file="hundred.bin"] button'), undefined, 30000);
+    await p.eval(() => document.querySelectorAll('[data-transfer="hundred.bin"]').forEach((r) => r.remove()));
+    let t0 = Date.now();
+    await p.click('[data-file="hundred.bin"] button');
+    const down = await rowState(p, 'hundred.bin', 240000);
+    const downSecs = (Date.now() - t0) / 1000;
+    const name = `up-dc-${b.name}.bin`;
+    const src = join(work, name);
+    writeFileSync(src, randomBytes(100 * MiB));
+    await p.eval(() => { document.getElementById('send-to').value = 'peerbox'; });
+    t0 = Date.now();
+    await p.setFiles('#file-input', [src]);
+    const up = await rowState(p, name, 240000);
+    const upSecs = (Date.now() - t0) / 1000;
+    if (down.path !== 'WebRTC' || up.path !== 'WebRTC' || !down.text.includes('Verified') || !up.text.includes('Saved as')) {
+      throw new Error(`baseline: ${JSON.stringify([down, up])}`);
+    }
+    console.log(`  WebRTC: 100 MiB down ${(104.8576 / downSecs).toFixed(1)} MB/s, up ${(104.8576 / upSecs).toFixed(1)} MB/s (incl. hashing)`);
+    await p.close();
+  },
+
   async 'UDP dropped: 100 MiB download and upload fall back to HTTP, verified'(b) {
     dropUdp();
     try {
