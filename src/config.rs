@@ -32,6 +32,7 @@ pub struct Config {
     pub signal: SignalConfig,
     pub watch: WatchConfig,
     pub seeder: SeederConfig,
+    pub turn: crate::turn::TurnConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,6 +52,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Serve shared files over plain HTTP at `/files/<catalog id>` (with Range and ETag).
     pub http_downloads: bool,
+    /// How the web client uses plain HTTP for transfers with this box (`/files/<id>` downloads
+    /// and `/uploads` tus uploads): as a fallback when WebRTC fails, always, or never.
+    pub http_transfers: HttpTransfers,
     /// Host names (besides IP literals and localhost) that requests may carry in `Host`;
     /// empty allows any. Guards against DNS rebinding.
     pub allowed_hosts: Vec<String>,
@@ -67,10 +71,23 @@ impl Default for ServerConfig {
             max_header_bytes: 16 * 1024,
             max_connections: 2048,
             http_downloads: true,
+            http_transfers: HttpTransfers::Fallback,
             allowed_hosts: Vec::new(),
             tls: Default::default(),
         }
     }
+}
+
+/// When the web client moves files with the appliance over plain HTTP instead of WebRTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpTransfers {
+    /// WebRTC first; HTTP when ICE or DTLS to the seeder fails or times out.
+    Fallback,
+    /// HTTP always for transfers with the appliance (browser-to-browser stays WebRTC).
+    Prefer,
+    /// Never: no HTTP transfers from the page, and `/uploads` answers 404.
+    Off,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -288,6 +305,7 @@ impl Config {
         self.signal.validate().map_err(ConfigError::Invalid)?;
         self.watch.validate().map_err(ConfigError::Invalid)?;
         self.seeder.validate().map_err(ConfigError::Invalid)?;
+        self.turn.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
