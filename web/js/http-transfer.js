@@ -4,7 +4,6 @@
 // as over WebRTC; OPFS on https, a blob on http, see sink.js), uploads use tus 1.0 at /uploads
 // through the vendored tus-js-client (resumable by the server's upload key, also across a
 // server restart). Rows say which path a transfer took ("over HTTP").
-/* global tus */
 import * as fmt from './format.js';
 import { Blake3, hashBlob } from './hash.js';
 import { createSink, sizeWarning } from './sink.js';
@@ -118,11 +117,27 @@ export async function httpDownload(file, view, peer) {
 /** Counts of transfers that continued after an interruption (tests read them). */
 export const resumes = { downloads: 0, uploads: 0 };
 
+let tusLoaded = null;
+/** tus-js-client (87 KB) is fetched the first time an HTTP upload needs it, not with the page. */
+function loadTus() {
+  tusLoaded ??= new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    s.src = 'vendor/tus.min.js';
+    s.onload = () => resolve(globalThis.tus);
+    s.onerror = () => {
+      tusLoaded = null;
+      reject(new Error('cannot load the upload library'));
+    };
+    document.head.append(s);
+  });
+  return tusLoaded;
+}
+
 /** Sends `file` to the appliance with tus; `token` (the signaling resume token) names us. */
 export async function httpUpload(file, view, peer, token) {
   const row = view.addTransfer({ direction: 'up', name: file.name, size: file.size, peer, via: 'HTTP', onCancel: () => cancel() });
   row.status('Preparing (hashing)…');
-  const hash = await hashBlob(file);
+  const [hash, tus] = await Promise.all([hashBlob(file), loadTus()]);
   let savedAs = null;
   let upload = null;
   const cancel = () => {
