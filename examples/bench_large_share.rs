@@ -1,4 +1,4 @@
-//! Large shares (benchmark item 11): the catalog with 10,000 to 300,000 files.
+//! Large shares (benchmark item 12): the catalog with 10,000 to 300,000 files.
 //!
 //! For each size: writes the files (a few bytes each, 1,000 per folder), starts the real
 //! `peerbox::watch::Catalog` in this process (default settings but `max_files`), and measures
@@ -17,7 +17,7 @@
 //! ```text
 //! target/release/examples/bench_large_share [--daemon PATH] [idle_secs] [sizes...]
 //! ```
-//! Prints `key_N value` lines for bench/sections/11-large-shares.sh; asserts nothing.
+//! Prints `key_N value` lines for bench/sections/12-large-shares.sh; asserts nothing.
 
 #[path = "support/daemon.rs"]
 mod daemon;

@@ -12,6 +12,8 @@
 //! - [`watch`]: the live, hashed catalog of the share directory.
 //! - [`seeder`]: the always-on WebRTC peer that offers the catalog and receives uploads.
 //! - [`metrics`]: the `/metrics` registry every module adds its figures to.
+//! - [`turn`]: the TURN relay for browsers that cannot reach each other directly; signaling
+//!   hands out its credentials through [`signal::IceIssuer`].
 //! - [`logging`]: tracing to stderr, or to journald under systemd; [`addrs`]: the URLs to print.
 //! - [`systemd`]: readiness/watchdog notifications; [`reload`]: what SIGHUP may change live.
 
@@ -28,6 +30,7 @@ pub mod seeder;
 pub mod server;
 pub mod signal;
 pub mod systemd;
+pub mod turn;
 pub mod watch;
 
 pub use config::Config;

@@ -51,6 +51,9 @@ pub struct Context {
 pub struct Handle {
     pub ready: oneshot::Receiver<()>,
     pub rooms: tokio::sync::watch::Sender<Vec<String>>,
+    /// The incoming store the seeder saves DataChannel uploads with; HTTP uploads use the same
+    /// one (lock it only on a blocking thread, never across an `.await`).
+    pub store: Arc<Mutex<IncomingStore>>,
 }
 
 /// Starts the seeder; `ready` fires once it has joined its rooms.
@@ -81,9 +84,10 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
             .filter(|e| e.hash.to_hex().as_str() == f.hash)
             .map(|e| e.real())
     });
+    let store = Arc::new(Mutex::new(store));
     let hub = Hub {
         peers,
-        store: Arc::new(Mutex::new(store)),
+        store: store.clone(),
         config,
         resolve,
         links: HashMap::new(),
@@ -96,6 +100,7 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
     Ok(Handle {
         ready: ready_rx,
         rooms: rooms_tx,
+        store,
     })
 }
 

@@ -3,7 +3,7 @@
 // (scripts/netns-run.sh) so browsers gather ICE candidates.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -19,6 +19,8 @@ export const grep = process.env.WEBTEST_GREP || ''; // run only tests whose name
 mkdirSync(ARTIFACTS, { recursive: true });
 
 export const work = mkdtempSync(join(tmpdir(), 'peerbox-web-'));
+// The files of a run (hundreds of MiB) go when the runner exits, however it exits.
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 export const dirs = { share: join(work, 'share'), incoming: join(work, 'incoming'), state: join(work, 'state') };
 for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
 export const big = randomBytes(20 << 20);

@@ -103,6 +103,13 @@ export class Catalog extends EventTarget {
     for (const f of files) this.add(f);
   }
 
+  /** A whole list from elsewhere (the HTTP fallback's /catalog.json). */
+  setList(files) {
+    this.replace(files);
+    this.version = (this.version ?? 0) + 1;
+    this.changed('list');
+  }
+
   changed(kind) {
     this.changes += 1;
     this.dispatchEvent(new CustomEvent('change', { detail: { kind } }));

@@ -7,6 +7,7 @@ import * as fmt from './format.js';
 import { Blake3, hashBlob } from './hash.js';
 import { Catalog } from './catalog.js';
 import { createSink, sizeWarning } from './sink.js';
+import { pageDownloadOk } from './http-transfer.js';
 
 /** The highest transfer-protocol version this page speaks (docs/protocol.md, Versions). */
 export const PROTOCOL_VERSION = 2;
@@ -171,8 +172,7 @@ export class Session {
   // ---- receiving (downloads from the seeder, files offered by a browser) --------------------
 
   async download(file) {
-    const warning = sizeWarning(file.size);
-    if (warning && !window.confirm(`${warning}\n\nDownload ${file.path} anyway?`)) return;
+    if (!(await pageDownloadOk(file))) return;
     const id = this.id();
     const name = file.path.split('/').pop();
     const d = this.startReceive(id, { name, size: file.size, hash: file.hash, mime: file.mime });
@@ -185,7 +185,7 @@ export class Session {
     const sink = createSink({ key: `${hash}-${Date.now()}-${id}`, name, mime });
     const d = { name, size, hash, sink, hasher: new Blake3(), got: 0, last: Date.now() };
     d.row = this.view.addTransfer({
-      direction: 'down', name, size, peer: this.remote, onCancel: () => d.cancel(),
+      direction: 'down', name, size, peer: this.remote, via: 'WebRTC', onCancel: () => d.cancel(),
     });
     d.row.progress(0);
     this.attachDownload(id, d);
@@ -306,7 +306,7 @@ export class Session {
     };
     if (!up.row) {
       up.row = this.view.addTransfer({
-        direction: 'up', name: file.name, size: file.size, peer: this.remote, onCancel: () => up.cancel(),
+        direction: 'up', name: file.name, size: file.size, peer: this.remote, via: 'WebRTC', onCancel: () => up.cancel(),
       });
     }
     if (!up.hash) {

@@ -54,7 +54,7 @@ export { showCatalog } from './filelist.js';
 // ---- transfers ----------------------------------------------------------------------------
 
 /** Adds a row and returns an updater: {progress(done), done(text), fail(text)}. */
-export function addTransfer({ direction, name, size, peer, onCancel }) {
+export function addTransfer({ direction, name, size, peer, via, onCancel }) {
   $('no-transfers')?.remove();
   const bar = el('progress', { max: size || 1, value: 0, 'aria-label': `Progress of ${name}` });
   const meta = el('span', { class: 'meta' }, 'Waiting…');
@@ -64,9 +64,10 @@ export function addTransfer({ direction, name, size, peer, onCancel }) {
     { 'data-transfer': name },
     el('span', { class: 'icon', 'aria-hidden': 'true' }, direction === 'down' ? '⬇️' : '⬆️'),
     el('span', { class: 'grow' }, el('span', { class: 'name' }, name),
-      el('span', { class: 'meta' }, ` ${direction === 'down' ? 'from' : 'to'} ${peer}`), bar, meta),
+      el('span', { class: 'meta' }, ` ${direction === 'down' ? 'from' : 'to'} ${peer}${via ? ` over ${via}` : ''}`), bar, meta),
     cancel,
   );
+  if (via) row.dataset.path = via;
   cancel.addEventListener('click', () => onCancel?.());
   $('transfer-list').prepend(row);
   const rate = new fmt.Rate();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Item 11: large shares. The catalog with 10,000, 100,000 and 300,000 files: first hashing,
+# Item 12: large shares. The catalog with 10,000, 100,000 and 300,000 files: first hashing,
 # idle CPU once settled, RSS per file, five pages, a drop until a page hears of it, cold start
 # with the hash cache; and how each figure grows from the smallest to the largest size.
 set -euo pipefail
@@ -7,7 +7,7 @@ source "$BENCH_ROOT/bench/lib.sh"
 
 IDLE=${BENCH_LARGE_IDLE_SECS:-60}
 SIZES=${BENCH_LARGE_SIZES:-10000 100000 300000}
-kv="$BENCH_DIR/11-large-shares.kv"
+kv="$BENCH_DIR/12-large-shares.kv"
 # shellcheck disable=SC2086
 (cd "$BENCH_DIR" && "$BENCH_EXAMPLES/bench_large_share" --daemon "$BENCH_PEERBOX" "$IDLE" $SIZES) | tee "$kv"
 bench_load_kv "$kv"
@@ -40,7 +40,7 @@ total() { echo "$(mb "${2}_$1") MB"; }
 secs() { echo "$(v "${2}_$1") s"; }
 
 {
-    echo "## 11. Large shares"
+    echo "## 12. Large shares"
     echo
     printf '| files |'; for n in "${sz[@]}"; do printf ' %s |' "$n"; done; echo " growth exponent ($lo → $hi) |"
     printf '|---|'; for _ in "${sz[@]}"; do printf -- '---|'; done; echo '---|'
