@@ -19,6 +19,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use peerbox::watch::{hash, Catalog, Root, WatchConfig};
+
+#[path = "support/daemon.rs"]
+mod daemon;
+
+/// CPU time of this process (all threads) in ms.
+fn cpu_ms() -> u64 {
+    (daemon::cpu_secs(std::process::id()) * 1000.0).round() as u64
+}
 use tokio_util::sync::CancellationToken;
 
 const FILES: usize = 10_000;
@@ -143,16 +151,7 @@ fn race(runs: usize, contenders: &mut [(&str, &mut dyn FnMut())]) -> Vec<f64> {
     times.into_iter().map(median).collect()
 }
 
-/// CPU time of this process (all threads), in clock ticks of 10 ms.
-fn cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    field(11) + field(12)
-}
-
-/// Seconds (wall, CPU) a fresh catalog over `share` spends hashing its `files` (scan excluded).
+/// Seconds of wall time and ms of CPU time a fresh catalog over `share` spends hashing its `files` (scan excluded).
 async fn catalog_hashing(share: &Path, tmp: &Path, files: u64) -> (f64, u64) {
     let state = tempfile::tempdir_in(tmp).expect("state dir");
     let roots = vec![Root {
@@ -169,11 +168,11 @@ async fn catalog_hashing(share: &Path, tmp: &Path, files: u64) -> (f64, u64) {
         .await
         .expect("catalog");
     let scanned = t.elapsed();
-    let cpu = cpu_ticks();
+    let cpu = cpu_ms();
     while catalog.hashes_computed() < files && t.elapsed() < Duration::from_secs(120) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let hashing = ((t.elapsed() - scanned).as_secs_f64(), cpu_ticks() - cpu);
+    let hashing = ((t.elapsed() - scanned).as_secs_f64(), cpu_ms() - cpu);
     let mut rx = catalog.subscribe();
     drop(catalog);
     stop.cancel();
@@ -241,21 +240,21 @@ async fn main() {
     let (mut inside_cpu, mut bare_cpu) = (0, 0);
     for i in 0..=runs {
         let (t, cpu) = catalog_hashing(&share, tmp.path(), FILES as u64).await;
-        let c0 = cpu_ticks();
+        let c0 = cpu_ms();
         let b = secs(|| ours_many(&paths, threads));
         if i > 0 {
             inside.push(t);
             bare.push(b);
             inside_cpu += cpu;
-            bare_cpu += cpu_ticks() - c0;
+            bare_cpu += cpu_ms() - c0;
         }
     }
     let (inside, bare) = (median(inside), median(bare));
     println!("catalog_hash_only_mb_s {:.0}", total as f64 / 1e6 / inside);
     println!("bare_alternating_mb_s {:.0}", total as f64 / 1e6 / bare);
     println!("catalog_vs_bare {:.2}", bare / inside);
-    println!("catalog_cpu_ms {}", inside_cpu * 10);
-    println!("bare_cpu_ms {}", bare_cpu * 10);
+    println!("catalog_cpu_ms {inside_cpu}");
+    println!("bare_cpu_ms {bare_cpu}");
     println!(
         "catalog_vs_bare_cpu {:.2}",
         bare_cpu as f64 / inside_cpu.max(1) as f64

@@ -32,14 +32,6 @@ use tokio_util::sync::CancellationToken;
 
 const PAGES: usize = 5;
 
-fn cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    field(11) + field(12)
-}
-
 fn rss_kib() -> u64 {
     daemon::rss_kib(std::process::id())
 }
@@ -109,14 +101,6 @@ async fn stop(catalog: Catalog, token: CancellationToken) {
     .await;
 }
 
-fn proc_cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    field(11) + field(12)
-}
-
 fn metric(addr: &str, name: &str) -> Option<u64> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).ok()?;
@@ -163,9 +147,9 @@ fn daemon_figures(bin: &Path, dir: &Path, n: usize, idle: Duration) {
     }
     println!("daemon_start_secs_{n} {:.2}", t.elapsed().as_secs_f64());
     std::thread::sleep(Duration::from_secs(4));
-    let c0 = proc_cpu_ticks(child.id());
+    let c0 = daemon::cpu_secs(child.id());
     std::thread::sleep(idle);
-    let cpu = (proc_cpu_ticks(child.id()) - c0) as f64 / 100.0;
+    let cpu = daemon::cpu_secs(child.id()) - c0;
     println!("daemon_idle_cpu_secs_{n} {cpu:.3}");
     println!("daemon_rss_kib_{n} {}", daemon::rss_kib(child.id()));
     let _ = child.kill();
@@ -192,9 +176,10 @@ async fn one_size(n: usize, idle: Duration, bin: Option<PathBuf>) {
     println!("first_hashing_secs_{n} {:.2}", t.elapsed().as_secs_f64());
     // The hash cache is written 2 s after the last change; let that pass, then sit idle.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let (c0, events0) = (cpu_ticks(), catalog.stats().events());
+    let me = std::process::id();
+    let (c0, events0) = (daemon::cpu_secs(me), catalog.stats().events());
     tokio::time::sleep(idle).await;
-    let cpu = (cpu_ticks() - c0) as f64 / 100.0;
+    let cpu = daemon::cpu_secs(me) - c0;
     println!("idle_cpu_secs_{n} {cpu:.3}");
     println!("idle_secs_{n} {}", idle.as_secs());
     println!("idle_events_{n} {}", catalog.stats().events() - events0);

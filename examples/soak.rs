@@ -46,22 +46,11 @@ const SHARE_FILES: usize = 2_000;
 /// Length of an idle interval whose CPU time is measured.
 const IDLE_SECS: u64 = 3;
 
-/// utime + stime of a process, in clock ticks (0 once it is gone).
-fn cpu_ticks(pid: u32) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    field(11) + field(12)
-}
-
-/// CPU milliseconds the daemon uses in `IDLE_SECS` with nothing connected (100 ticks/s).
+/// CPU milliseconds the daemon uses in `IDLE_SECS` with nothing connected.
 async fn idle_cpu_ms(pid: u32) -> u64 {
-    let before = cpu_ticks(pid);
+    let before = daemon::cpu_secs(pid);
     tokio::time::sleep(Duration::from_secs(IDLE_SECS)).await;
-    (cpu_ticks(pid) - before) * 10
+    ((daemon::cpu_secs(pid) - before) * 1000.0).round() as u64
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -11,32 +11,16 @@ use std::time::{Duration, Instant};
 
 use common::daemon::{launch, peerbox};
 
+#[path = "../examples/support/daemon.rs"]
+mod support;
+use support::cpu_secs;
+
 const FILES: usize = 20_000;
 /// CPU seconds the settled daemon may use in `IDLE` (a debug build; the seeder's WebRTC and
 /// signaling timers tick a few times a second; the old catalog engine used 4.8 s per 10 s
 /// with 3,000 files, walking its tree again and again).
 const IDLE: Duration = Duration::from_secs(10);
 const IDLE_CPU_LIMIT: f64 = 0.25;
-
-/// utime + stime of a process, in seconds.
-fn cpu_secs(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split(' ').collect();
-    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
-    ticks / clock_ticks()
-}
-
-/// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 on Linux in practice).
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
 
 fn metric(addr: SocketAddr, name: &str) -> Option<u64> {
     let res = common::request(addr, "GET", "/metrics", &[]);
