@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a Debian machine, skipping whatever is already there:
 # Debian's Chromium and Firefox ESR (browser tests), qemu-user and cross compilers (arm64 smoke
-# run), systemd's analyzer (unit verification), iproute2 (test network namespaces), cargo-deb.
+# run), systemd's analyzer (unit verification), iproute2 and nftables (test network namespaces,
+# blocked UDP), coturn's turnutils_uclient (a TURN client that is not ours), cargo-deb.
 set -euo pipefail
 
 need_pkgs=()
@@ -20,6 +21,9 @@ want ip iproute2
 want unshare util-linux
 want dpkg-deb dpkg
 want b3sum b3sum
+want nft nftables
+want tc iproute2
+want turnutils_uclient coturn
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "installing Debian packages: ${need_pkgs[*]}"
@@ -34,6 +38,6 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
 command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --locked
 
-if [ -f tests/web/package.json ] && [ ! -d tests/web/node_modules ]; then
+if [ -f tests/web/package.json ] && [ ! -d tests/web/node_modules/tus-js-client ]; then
     (cd tests/web && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi

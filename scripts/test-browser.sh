@@ -5,12 +5,17 @@
 # use, and Chromium again with real IP candidates for the transfer tests. tests/web/run.mjs lists
 # the tests: 10 consecutive 50 MiB downloads with no stall, UI download and upload verified by
 # hash, browser to browser, chat, restart and resume, HTTPS with OPFS and the service worker,
-# and a 375 px screenshot in target/test-artifacts/.
+# and a 375 px screenshot in target/test-artifacts/; then tests/web/relay.mjs in the client-
+# isolation layout of scripts/netns-relay.sh (TURN relay between two browsers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d tests/web/node_modules ]; then
+if [ ! -d tests/web/node_modules/tus-js-client ]; then
     (cd tests/web && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 cargo build --locked --bin peerbox
 scripts/netns-run.sh bash -c "cd tests/web && node run.mjs '$PWD/target/debug/peerbox'"
+# Client isolation: two browsers that reach the daemon but not each other, through its relay.
+if [ -z "${WEBTEST_GREP:-}" ] || [[ relay == *"${WEBTEST_GREP}"* ]]; then
+    scripts/netns-relay.sh bash -c "cd tests/web && node relay.mjs '$PWD/target/debug/peerbox'"
+fi

@@ -52,6 +52,7 @@ arch=$(dpkg --print-architecture)
 echo "--- file list"
 dpkg-deb -c "$deb" >"$work/files.txt"
 for f in ./usr/bin/peerbox ./etc/peerbox/config.toml ./usr/lib/systemd/system/peerbox.service \
+    ./etc/avahi/services/peerbox.service \
     ./usr/share/doc/peerbox/README.md ./usr/share/doc/peerbox/config.toml; do
     grep -q " $f\$" "$work/files.txt" || fail "missing $f"
 done
@@ -72,6 +73,25 @@ for s in postinst prerm postrm; do
 done
 grep -q 'adduser --system' "$work/ctrl/postinst" || fail "postinst creates no system user"
 grep -q 'purge' "$work/ctrl/postrm" || fail "postrm has no purge branch"
+grep -qx /etc/avahi/services/peerbox.service "$work/ctrl/conffiles" || fail "avahi service is not a conffile"
+
+echo "--- purge keeps users' files"
+# The packaged postrm against a stand-in /var/lib/peerbox holding users' files.
+var="$work/var-peerbox"
+mkdir -p "$var/share/photos" "$var/incoming/.peerbox-partial" "$var/state"
+echo dropped >"$var/share/photos/a.jpg"
+echo received >"$var/incoming/b.bin"
+echo partial >"$var/incoming/.peerbox-partial/0123.part"
+echo key >"$var/state/signal.key"
+out=$(PEERBOX_VAR_DIR="$var" sh "$work/ctrl/postrm" purge)
+[ -f "$var/share/photos/a.jpg" ] && [ -f "$var/incoming/b.bin" ] || fail "purge deleted users' files"
+[ ! -e "$var/state" ] && [ ! -e "$var/incoming/.peerbox-partial" ] || fail "purge left the package's state"
+echo "$out" | grep -q "kept $var/share" && echo "$out" | grep -q "kept $var/incoming" || fail "purge did not say what it kept: $out"
+rm "$var/share/photos/a.jpg" "$var/incoming/b.bin"
+rmdir "$var/share/photos"
+PEERBOX_VAR_DIR="$var" sh "$work/ctrl/postrm" purge >/dev/null
+[ ! -e "$var" ] || fail "purge left empty folders: $(ls -A "$var")"
+echo "purge: users' files kept and named, state removed, empty folders removed"
 
 echo "--- packaged binary with the packaged config"
 root="$work/root"

@@ -27,19 +27,43 @@ pub fn lan_urls(listen: SocketAddr, https: bool) -> Vec<String> {
         .collect()
 }
 
-/// Prints the URLs, and a QR code of the first one when stdout is a terminal a phone can scan.
+/// `<scheme>://<hostname>.local:<port>/`, the name mDNS (avahi) announces, for a listener on
+/// every interface; `None` when the host name is not a plain DNS label.
+pub fn local_url(listen: SocketAddr, https: bool) -> Option<String> {
+    if !listen.ip().is_unspecified() {
+        return None;
+    }
+    let uname = rustix::system::uname();
+    let host = uname
+        .nodename()
+        .to_str()
+        .ok()?
+        .split('.')
+        .next()?
+        .to_owned();
+    let ok = !host.is_empty()
+        && host.len() <= 63
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && host != "localhost";
+    let scheme = if https { "https" } else { "http" };
+    ok.then(|| format!("{scheme}://{host}.local:{}/", listen.port()))
+}
+
+/// Prints the URLs, the `.local` name, and a QR code of the first IP URL (many Android browsers
+/// do not resolve `.local`) when stdout is a terminal a phone can scan.
 pub fn print_banner(listen: SocketAddr, https: bool) {
     print!(
         "{}",
         banner(
             listen,
             &lan_urls(listen, https),
+            local_url(listen, https).as_deref(),
             std::io::stdout().is_terminal()
         )
     );
 }
 
-fn banner(listen: SocketAddr, urls: &[String], with_qr: bool) -> String {
+fn banner(listen: SocketAddr, urls: &[String], local: Option<&str>, with_qr: bool) -> String {
     let Some(first) = urls.first() else {
         return format!(
             "peerbox is running on {listen}, but this machine has no network address yet.\n"
@@ -49,6 +73,11 @@ fn banner(listen: SocketAddr, urls: &[String], with_qr: bool) -> String {
         String::from("peerbox is running. Open one of these on a phone on the same network:\n");
     for url in urls {
         out.push_str(&format!("  {url}\n"));
+    }
+    if let Some(local) = local {
+        out.push_str(&format!(
+            "  {local}  (by name, where the network resolves .local)\n"
+        ));
     }
     if with_qr {
         if let Ok(code) = qrcode::QrCode::new(first.as_bytes()) {
@@ -77,13 +106,23 @@ mod tests {
     fn banner_has_a_qr_code_only_for_terminals() {
         let listen: SocketAddr = "0.0.0.0:8080".parse().unwrap();
         let urls = vec!["http://10.0.0.5:8080/".to_string()];
-        let plain = banner(listen, &urls, false);
+        let plain = banner(listen, &urls, None, false);
         assert!(plain.contains("  http://10.0.0.5:8080/\n"));
         assert!(!plain.contains('\u{2580}') && !plain.contains('\u{2588}'));
-        let tty = banner(listen, &urls, true);
+        let tty = banner(listen, &urls, None, true);
         assert!(tty.starts_with(&plain));
         assert!(tty.lines().count() > plain.lines().count() + 10, "{tty}");
-        assert!(banner(listen, &[], true).contains("no network address yet"));
+        assert!(banner(listen, &[], None, true).contains("no network address yet"));
+        // The .local name comes after the addresses; the QR code still encodes the first IP.
+        let named = banner(listen, &urls, Some("http://pi.local:8080/"), true);
+        let (before_qr, _) = named.split_once('\u{2580}').unwrap_or((&named, ""));
+        assert!(
+            before_qr.contains("http://10.0.0.5:8080/\n  http://pi.local:8080/"),
+            "{named}"
+        );
+        let qr_of_ip = banner(listen, &urls, None, true);
+        assert_eq!(named.lines().count(), qr_of_ip.lines().count() + 1);
+        assert!(local_url("10.0.0.5:80".parse().unwrap(), false).is_none());
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub struct App {
     /// The live catalog of shared files, set once the seeder's watcher has started; plain HTTP
     /// downloads (`/files/<id>`) serve the same entries the seeder offers.
     pub catalog: std::sync::OnceLock<crate::watch::Catalog>,
+    /// The seeder's incoming store, set once it has started; HTTP (tus) uploads save through it,
+    /// with the same checks as DataChannel uploads.
+    pub incoming:
+        std::sync::OnceLock<Arc<std::sync::Mutex<crate::seeder::incoming::IncomingStore>>>,
     /// Figures for `/metrics`; modules register their sources when they start.
     pub metrics: Arc<crate::metrics::Registry>,
 }
@@ -50,6 +54,7 @@ impl App {
             http_connections: AtomicUsize::new(0),
             seeder_rooms: std::sync::OnceLock::new(),
             catalog: std::sync::OnceLock::new(),
+            incoming: std::sync::OnceLock::new(),
             metrics: Arc::default(),
         })
     }

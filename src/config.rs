@@ -1,7 +1,8 @@
 //! Layered configuration.
 //!
 //! Precedence, lowest first: built-in defaults, `/etc/peerbox/config.toml` (when present), the
-//! `--config` file, `PEERBOX_*` environment variables (nested keys joined with `__`), CLI flags.
+//! `--config` file, `PEERBOX_*` environment variables (nested keys joined with `__`; see
+//! [`env`] for variables that only share the prefix), CLI flags.
 //! Every section denies unknown keys so that a typo is an error naming the key and its source
 //! rather than a silently ignored setting.
 
@@ -11,6 +12,8 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+mod env;
 
 use crate::seeder::SeederConfig;
 use crate::signal::SignalConfig;
@@ -29,6 +32,7 @@ pub struct Config {
     pub signal: SignalConfig,
     pub watch: WatchConfig,
     pub seeder: SeederConfig,
+    pub turn: crate::turn::TurnConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +52,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Serve shared files over plain HTTP at `/files/<catalog id>` (with Range and ETag).
     pub http_downloads: bool,
+    /// How the web client uses plain HTTP for transfers with this box (`/files/<id>` downloads
+    /// and `/uploads` tus uploads): as a fallback when WebRTC fails, always, or never.
+    pub http_transfers: HttpTransfers,
     /// Host names (besides IP literals and localhost) that requests may carry in `Host`;
     /// empty allows any. Guards against DNS rebinding.
     pub allowed_hosts: Vec<String>,
@@ -64,10 +71,23 @@ impl Default for ServerConfig {
             max_header_bytes: 16 * 1024,
             max_connections: 2048,
             http_downloads: true,
+            http_transfers: HttpTransfers::Fallback,
             allowed_hosts: Vec::new(),
             tls: Default::default(),
         }
     }
+}
+
+/// When the web client moves files with the appliance over plain HTTP instead of WebRTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpTransfers {
+    /// WebRTC first; HTTP when ICE or DTLS to the seeder fails or times out.
+    Fallback,
+    /// HTTP always for transfers with the appliance (browser-to-browser stays WebRTC).
+    Prefer,
+    /// Never: no HTTP transfers from the page, and `/uploads` answers 404.
+    Off,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,8 +198,21 @@ impl Sources {
         if let Some(user) = &self.user_file {
             f = f.merge(Toml::file_exact(checked_readable(user)?));
         }
-        f = f.merge(Env::prefixed("PEERBOX_").split("__"));
+        let keys = env::classify(std::env::vars())?.keys;
+        f = f.merge(
+            Env::prefixed(env::PREFIX)
+                .split("__")
+                .filter(move |k| keys.iter().any(|x| k == x.as_str())),
+        );
         Ok(f.merge(self.overrides.clone().into_figment()))
+    }
+
+    /// `PEERBOX_*` variables that set no configuration key and are not a typo of one; they are
+    /// not applied, and the daemon says so once logging is up.
+    pub fn ignored_env(&self) -> Vec<String> {
+        env::classify(std::env::vars())
+            .map(|e| e.ignored)
+            .unwrap_or_default()
     }
 
     pub fn load(&self) -> Result<Config, ConfigError> {
@@ -272,6 +305,7 @@ impl Config {
         self.signal.validate().map_err(ConfigError::Invalid)?;
         self.watch.validate().map_err(ConfigError::Invalid)?;
         self.seeder.validate().map_err(ConfigError::Invalid)?;
+        self.turn.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

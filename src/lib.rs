@@ -14,6 +14,8 @@
 //! - [`client`]: a Rust client of the transfer protocol on the seeder's WebRTC stack (tests,
 //!   benchmarks, soak, and the terminal client build on it).
 //! - [`metrics`]: the `/metrics` registry every module adds its figures to.
+//! - [`turn`]: the TURN relay for browsers that cannot reach each other directly; signaling
+//!   hands out its credentials through [`signal::IceIssuer`].
 //! - [`logging`]: tracing to stderr, or to journald under systemd; [`addrs`]: the URLs to print.
 //! - [`systemd`]: readiness/watchdog notifications; [`reload`]: what SIGHUP may change live.
 
@@ -31,6 +33,7 @@ pub mod seeder;
 pub mod server;
 pub mod signal;
 pub mod systemd;
+pub mod turn;
 pub mod watch;
 
 pub use config::Config;

@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let log = peerbox::logging::init(&config.log.level);
+    for name in cli.sources().ignored_env() {
+        tracing::warn!(variable = %name, "environment variable is not a configuration key; ignored");
+    }
     if let Err(e) = peerbox::server::prepare_storage(&config) {
         eprintln!("peerbox: {e}");
         return ExitCode::from(EX_CANTCREAT);

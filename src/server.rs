@@ -140,6 +140,7 @@ pub async fn serve(
     crate::systemd::spawn_watchdog();
     // READY=1 once the seeder has joined its rooms (it needs this accept loop running to do
     // so), or at once when it is off or failed to start.
+    start_turn(&app).await;
     let mut seeder_ready = start_seeder(&app)
         .await
         .map(|rx| (rx, tokio::time::Instant::now() + SEEDER_READY_TIMEOUT));
@@ -198,6 +199,27 @@ pub async fn serve(
     Ok(())
 }
 
+/// Starts the relay when enabled; a failure (the port is taken, no address) is logged and the
+/// daemon serves on without it: browsers then only get host candidates.
+async fn start_turn(app: &Arc<App>) {
+    if !app.config.turn.enabled {
+        return;
+    }
+    let started = crate::turn::Relay::start(
+        app.config.turn.clone(),
+        app.signal.liveness(),
+        app.shutdown.clone(),
+    )
+    .await;
+    match started {
+        Ok(relay) => {
+            app.metrics.register(relay.clone());
+            app.signal.set_ice_issuer(Arc::new(relay));
+        }
+        Err(e) => tracing::warn!(error = %e, "TURN relay not started"),
+    }
+}
+
 /// How long READY=1 waits for the seeder to join its rooms before giving up on it.
 const SEEDER_READY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -227,6 +249,7 @@ async fn start_seeder(app: &Arc<App>) -> Option<tokio::sync::oneshot::Receiver<(
     .await
     {
         Ok(catalog) => {
+            app.metrics.register(catalog.stats());
             let _ = app.catalog.set(catalog.clone());
             catalog
         }
@@ -248,6 +271,7 @@ async fn start_seeder(app: &Arc<App>) -> Option<tokio::sync::oneshot::Receiver<(
     match crate::seeder::service::start(ctx).await {
         Ok(handle) => {
             let _ = app.seeder_rooms.set(handle.rooms);
+            let _ = app.incoming.set(handle.store);
             Some(handle.ready)
         }
         Err(e) => {

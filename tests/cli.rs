@@ -131,11 +131,20 @@ fn unknown_key_names_key_and_file_and_exits_78() {
         .unwrap();
     assert_eq!(out.status.code(), Some(78));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("servr"), "{err}");
     assert!(
-        err.contains("PEERBOX_"),
-        "names the environment as source: {err}"
+        err.contains("environment variable PEERBOX_SERVR__LISTEN: unknown key `servr.listen`; did you mean `server.listen` (PEERBOX_SERVER__LISTEN)?"),
+        "names the variable and the nearest key: {err}"
     );
+
+    // A variable that merely shares the prefix is not configuration: the daemon starts.
+    let out = peerbox(dir.path())
+        .arg("check-config")
+        .env("PEERBOX_HOME", "/home/someone")
+        .env("PEERBOX_LOG__LEVEL", "debug")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("level = \"debug\""));
 
     let bad_value = dir.path().join("value.toml");
     std::fs::write(&bad_value, "[server]\nlisten = \"not an address\"\n").unwrap();

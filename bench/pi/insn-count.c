@@ -1,5 +1,5 @@
 /* A QEMU TCG plugin that counts the guest instructions a user-mode process executes, for the Pi
- * cost model (bench/sections/12-pi-cost.sh). It declares the few plugin API functions it uses
+ * cost model (bench/sections/14-pi-cost.sh). It declares the few plugin API functions it uses
  * (QEMU_PLUGIN_VERSION 1, as in QEMU 7.2; Debian ships no qemu-plugin.h) and prints
  * `insns N` on stderr when the process exits. Every translated block adds its instruction count
  * with an atomic add when it executes, so a multi-threaded guest is counted exactly.

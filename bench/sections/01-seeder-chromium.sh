@@ -30,7 +30,7 @@ if [ "$busy" -ge 85 ]; then
 else
     limit="The daemon is not CPU-bound (${busy} % of a core): the browser is. Chromium receives into one \
 network thread on these 2 cores, shared with the daemon and, in the baseline, with its own sending \
-page; its socket buffer overflows now and then (section 11 counts the drops), which the seeder \
+page; its socket buffer overflows now and then (section 13 counts the drops), which the seeder \
 recovers by fast retransmit (patches/README.md)."
 fi
 bench_check "Seeder -> Chromium vs Chromium -> Chromium (${RTC_MIB} MiB)" min 1.0 x "$ratio"

@@ -15,6 +15,7 @@
 //!
 //! The tests, the benchmarks and the soak run use it, so what they measure is this one path.
 
+mod catalog;
 mod signaling;
 mod transfer;
 
@@ -29,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::seeder::frame;
 use crate::seeder::peer::{ChannelId, PeerError, PeerEvent, Peers, WebrtcConfig};
 use crate::seeder::protocol::{FileInfo, Message, PROTOCOL_VERSION};
+pub use catalog::CatalogView;
 use signaling::Signaling;
 pub use transfer::{Downloaded, Uploaded};
 
@@ -69,6 +71,9 @@ pub struct Options {
     pub bind: Vec<IpAddr>,
     /// The `agent` sent in `hello`.
     pub agent: String,
+    /// The protocol version sent in `hello` (the highest this client speaks; tests set 1 to
+    /// be an older peer).
+    pub version: u32,
     /// How long each step of connecting, and each wait for the seeder, may take.
     pub timeout: Duration,
 }
@@ -80,6 +85,7 @@ impl Default for Options {
             resume: None,
             bind: Vec::new(),
             agent: format!("peerbox-client/{}", env!("CARGO_PKG_VERSION")),
+            version: PROTOCOL_VERSION,
             timeout: Duration::from_secs(30),
         }
     }
@@ -105,7 +111,9 @@ pub struct Client {
     seeder: String,
     name: String,
     resume_token: String,
-    catalog: Vec<FileInfo>,
+    catalog: CatalogView,
+    /// The version both sides speak (the lower of the two hellos).
+    version: u32,
     /// Events that arrived while waiting for buffered-amount-low, kept for [`Client::next`].
     held: VecDeque<PeerEvent>,
     /// Why the connection ended, once it did.
@@ -197,7 +205,8 @@ impl Client {
             seeder,
             name: welcome.name,
             resume_token: welcome.resume_token,
-            catalog: Vec::new(),
+            catalog: CatalogView::default(),
+            version: opts.version,
             held: VecDeque::new(),
             closed: None,
             stop,
@@ -205,12 +214,15 @@ impl Client {
             timeout: opts.timeout,
         };
         c.send(Message::Hello {
-            version: PROTOCOL_VERSION,
+            version: opts.version,
             agent: Some(opts.agent),
         })
         .await?;
         match c.next().await? {
-            Incoming::Control(Message::Hello { .. }) => Ok(c),
+            Incoming::Control(Message::Hello { version, .. }) => {
+                c.version = c.version.min(version);
+                Ok(c)
+            }
             other => Err(ClientError::Transfer(format!(
                 "expected hello, got {other:?}"
             ))),
@@ -228,8 +240,13 @@ impl Client {
     }
 
     /// The seeder's files as last announced.
-    pub fn catalog(&self) -> &[FileInfo] {
+    pub fn catalog(&self) -> &CatalogView {
         &self.catalog
+    }
+
+    /// The protocol version this connection speaks.
+    pub fn version(&self) -> u32 {
+        self.version
     }
 
     /// The largest chunk payload this connection carries (its message size minus the frame
@@ -288,7 +305,7 @@ impl Client {
         .map_err(|_| ClientError::Timeout("room to send (buffered-amount-low)"))?
     }
 
-    /// The next frame or control message from the seeder; catalog parts are folded into
+    /// The next frame or control message from the seeder; catalog messages are folded into
     /// [`Client::catalog`]. When the connection ends, what the seeder sent before is still
     /// returned first.
     pub async fn next(&mut self) -> Result<Incoming, ClientError> {
@@ -308,14 +325,14 @@ impl Client {
                     let text = String::from_utf8_lossy(&data.data);
                     let m = Message::parse(&text)
                         .map_err(|e| ClientError::Transfer(format!("bad message: {e}")))?;
-                    if let Message::Catalog { files, part, .. } = m {
-                        if part == 0 {
-                            self.catalog.clear();
+                    match self.catalog.apply(m) {
+                        Ok(None) => continue,
+                        Ok(Some(back)) => {
+                            self.send(back).await?;
+                            continue;
                         }
-                        self.catalog.extend(files);
-                        continue;
+                        Err(m) => return Ok(Incoming::Control(m)),
                     }
-                    return Ok(Incoming::Control(m));
                 }
                 // The channel's last messages may still be on their way: the channel's own close
                 // comes after them.
@@ -335,7 +352,7 @@ impl Client {
     pub async fn wait_for(&mut self, path: &str, limit: Duration) -> Result<FileInfo, ClientError> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            if let Some(f) = self.catalog.iter().find(|f| f.path == path) {
+            if let Some(f) = self.catalog.by_path(path) {
                 return Ok(f.clone());
             }
             let Some(left) = deadline.checked_duration_since(tokio::time::Instant::now()) else {

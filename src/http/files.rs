@@ -40,7 +40,7 @@ pub async fn serve(app: &App, req: &Request<Incoming>, path: &str) -> Response<B
     let Some(entry) = entry else {
         return text(StatusCode::NOT_FOUND, "no such file");
     };
-    let real = entry.real.clone();
+    let real = entry.real();
     let opened = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&real)?;
         let meta = file.metadata()?;
@@ -67,7 +67,7 @@ pub async fn serve(app: &App, req: &Request<Incoming>, path: &str) -> Response<B
         set_common(&mut res, &entry, &etag);
         return res;
     }
-    let size = entry.size;
+    let size = entry.size();
     // If-Range with another validator: the client's partial copy is stale, send it all.
     let if_range_ok = match req.headers().get(header::IF_RANGE) {
         None => true,
@@ -109,12 +109,45 @@ pub async fn serve(app: &App, req: &Request<Incoming>, path: &str) -> Response<B
     res
 }
 
+/// `GET /catalog.json`: the entries the seeder offers, for a page whose WebRTC link to the
+/// seeder failed (it then downloads with `/files/<id>`). The catalog version is the ETag, so a
+/// page that polls it gets a bodiless 304 while nothing changed.
+pub fn catalog(app: &App, req: &Request<Incoming>) -> Response<Body> {
+    let catalog = match app.catalog.get() {
+        Some(c) if app.config.server.http_downloads => c,
+        _ => return text(StatusCode::NOT_FOUND, "no catalog over HTTP"),
+    };
+    let snap = catalog.snapshot();
+    let etag = format!("\"v{}\"", snap.version);
+    let mut res = if matches_etag(req, header::IF_NONE_MATCH, &etag) {
+        let mut res = Response::new(empty());
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        res
+    } else {
+        let files: Vec<crate::seeder::protocol::FileInfo> =
+            snap.entries.values().map(|e| (&**e).into()).collect();
+        let body = serde_json::json!({"version": snap.version, "files": files}).to_string();
+        let mut res = Response::new(super::full(body));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        res
+    };
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    res
+}
+
 fn set_common(res: &mut Response<Body>, entry: &Entry, etag: &str) {
     let h = res.headers_mut();
     h.insert(header::ETAG, HeaderValue::from_str(etag).expect("hex etag"));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(mime) = HeaderValue::from_str(&entry.mime) {
+    if let Ok(mime) = HeaderValue::from_str(entry.mime) {
         h.insert(header::CONTENT_TYPE, mime);
     }
     let name = entry.path.rsplit('/').next().unwrap_or("file");
@@ -125,7 +158,7 @@ fn set_common(res: &mut Response<Body>, entry: &Entry, etag: &str) {
 }
 
 /// RFC 5987 encoding: everything but unreserved characters as `%XX`.
-fn percent_encode(s: &str) -> String {
+pub(crate) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -62,7 +62,12 @@ pub fn https_redirect(app: &App, secure: bool, req: &Request<Incoming>) -> Optio
         return None;
     }
     let path = req.uri().path();
-    if matches!(path, "/ws" | "/healthz" | "/metrics") || path.starts_with("/files/") {
+    if matches!(
+        path,
+        "/ws" | "/healthz" | "/metrics" | "/client.json" | "/catalog.json"
+    ) || path.starts_with("/files/")
+        || path.starts_with("/uploads")
+    {
         return None;
     }
     let host = req.headers().get(header::HOST)?.to_str().ok()?;

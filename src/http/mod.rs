@@ -5,6 +5,8 @@ pub mod conn;
 pub mod files;
 mod guard;
 pub mod tls;
+pub mod tus;
+pub mod uploads;
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -78,6 +80,8 @@ pub async fn handle(
         redirect
     } else if path == "/ws" {
         app.signal.upgrade(&app, peer, req).await
+    } else if path == tus::PATH || path.starts_with("/uploads/") {
+        uploads::handle(&app, peer, req).await
     } else {
         match *req.method() {
             Method::GET | Method::HEAD => get(&app, &req, &path).await,
@@ -117,6 +121,8 @@ async fn get(app: &App, req: &Request<Incoming>, path: &str) -> Response<Body> {
             }),
         ),
         "/qr.svg" => qr_svg(req.uri().query().unwrap_or("")),
+        "/client.json" => json(StatusCode::OK, &client_settings(app)),
+        "/catalog.json" => files::catalog(app, req),
         p if p.starts_with("/files/") => files::serve(app, req, p).await,
         "/metrics" => {
             let mut res = Response::new(full(metrics(app)));
@@ -199,6 +205,19 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
             });
             (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
         })
+}
+
+/// What the web client needs to know before it moves files: whether and when it may use plain
+/// HTTP with this box (`server.http_transfers`), and where.
+fn client_settings(app: &App) -> serde_json::Value {
+    let s = &app.config.server;
+    let on = s.http_transfers != crate::config::HttpTransfers::Off;
+    serde_json::json!({
+        "http_transfers": s.http_transfers,
+        "http_downloads": on && s.http_downloads && app.catalog.get().is_some(),
+        "http_uploads": on && app.incoming.get().is_some(),
+        "uploads_url": tus::PATH,
+    })
 }
 
 /// Longest text `/qr.svg` encodes; a room URL is far shorter.

@@ -87,7 +87,7 @@ impl Edge {
                     folder,
                     size,
                     hash,
-                } => match store.begin(&self.owner, &name, folder.as_deref(), size, &hash) {
+                } => match store.begin(&self.owner, &name, folder.as_deref(), size, Some(&hash)) {
                     Ok((h, offset)) => {
                         self.uploads.insert(transfer_id, h);
                         session.upload_accepted(transfer_id, offset)
@@ -116,7 +116,7 @@ impl Edge {
                     let Some(h) = self.uploads.remove(&transfer_id) else {
                         continue;
                     };
-                    match store.finish(h, &hash) {
+                    match store.finish(h, Some(&hash)) {
                         Ok(name) => session.upload_finished(transfer_id, name),
                         Err(e) => session.transfer_failed(transfer_id, e.code(), e.to_string()),
                     }

@@ -19,6 +19,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rustix::fs::Mode;
 
+#[path = "incoming_keyed.rs"]
+mod keyed;
+pub use keyed::UploadStatus;
+
 use super::names;
 use super::partial::{self, Sidecar, PARTIAL_DIR};
 use super::protocol::{parse_hash, Code};
@@ -101,7 +105,7 @@ impl IncomingStore {
         store.cleanup(SystemTime::now())?;
         for (key, _) in partial::list(&store.partial)? {
             match partial::read_sidecar(&store.partial, &key) {
-                Some(sc) if parse_hash(&sc.hash).is_some() => {
+                Some(sc) if sc.hash.is_empty() || parse_hash(&sc.hash).is_some() => {
                     store.parked.insert(key, sc);
                 }
                 _ => partial::remove_all(&store.partial, &key),
@@ -111,13 +115,16 @@ impl IncomingStore {
     }
 
     /// Checks an offer and returns a handle plus the offset to resume from (0 for new).
+    /// `hash` is the declared BLAKE3 (hex); `None` only for HTTP uploads from standard tus
+    /// clients, which cannot declare one: their content is then not checked against a hash,
+    /// and they resume by upload key only.
     pub fn begin(
         &mut self,
         owner: &str,
         name: &str,
         folder: Option<&str>,
         size: u64,
-        hash: &str,
+        hash: Option<&str>,
     ) -> Result<(UploadHandle, u64), StoreError> {
         let bad_name = |e: names::NameError| refused(Code::BadName, e.to_string());
         let name = names::file_name(name).map_err(bad_name)?;
@@ -125,9 +132,10 @@ impl IncomingStore {
         if let Some(f) = &folder {
             self.check_folder(f)?;
         }
-        if parse_hash(hash).is_none() {
+        if hash.is_some_and(|h| parse_hash(h).is_none()) {
             return Err(refused(Code::BadMessage, "hash is not BLAKE3 hex"));
         }
+        let hash = hash.unwrap_or_default();
         if size > self.cfg.max_upload_bytes {
             return Err(refused(
                 Code::TooLarge,
@@ -138,12 +146,26 @@ impl IncomingStore {
             return Err(refused(Code::Busy, "too many uploads in progress"));
         }
         let owed: u64 = self.active.values().map(|a| a.meta.size - a.received).sum();
+        let parked = self
+            .parked
+            .iter()
+            .find(|(_, p)| !hash.is_empty() && p.owner == owner && p.size == size && p.hash == hash)
+            .map(|(k, _)| k.clone());
+        // Accepted, unfinished uploads of this owner: active ones and parked partials (the one
+        // being resumed aside), so parking cannot be used to get around the quota.
         let mine: u64 = self
             .active
             .values()
-            .filter(|a| a.meta.owner == owner)
-            .map(|a| a.meta.size)
-            .sum();
+            .map(|a| &a.meta)
+            .chain(
+                self.parked
+                    .iter()
+                    .filter(|(k, _)| Some(*k) != parked.as_ref())
+                    .map(|(_, p)| p),
+            )
+            .filter(|m| m.owner == owner)
+            .map(|m| m.size)
+            .fold(0u64, u64::saturating_add);
         if mine.saturating_add(size) > self.cfg.per_peer_quota_bytes {
             return Err(refused(
                 Code::Quota,
@@ -158,11 +180,6 @@ impl IncomingStore {
             owner: owner.to_owned(),
             durable: 0,
         };
-        let parked = self
-            .parked
-            .iter()
-            .find(|(_, p)| p.owner == owner && p.size == size && p.hash == hash)
-            .map(|(k, _)| k.clone());
         let (key, file, hasher, offset) = match parked {
             Some(key) => {
                 let old = self.parked.remove(&key).expect("found above");
@@ -176,6 +193,21 @@ impl IncomingStore {
             }
             None => self.create()?,
         };
+        self.activate(key, file, hasher, offset, meta, owed)
+    }
+
+    /// Makes an opened partial the active upload `key`: checks free space for what is still
+    /// owed, records the durable offset in the sidecar, and hands out a handle.
+    fn activate(
+        &mut self,
+        key: String,
+        file: std::fs::File,
+        hasher: blake3::Hasher,
+        offset: u64,
+        meta: Sidecar,
+        owed: u64,
+    ) -> Result<(UploadHandle, u64), StoreError> {
+        let size = meta.size;
         let avail = space::available_bytes(&self.partial)?;
         if !space::fits(
             avail,
@@ -299,7 +331,12 @@ impl IncomingStore {
 
     /// Verifies, fsyncs and publishes a complete upload; returns its path relative to incoming.
     /// On any error the temp file is removed.
-    pub fn finish(&mut self, h: UploadHandle, declared_hash: &str) -> Result<String, StoreError> {
+    /// `declared_hash` is the hash the sender names at the end (`None`: the one it offered).
+    pub fn finish(
+        &mut self,
+        h: UploadHandle,
+        declared_hash: Option<&str>,
+    ) -> Result<String, StoreError> {
         let a = self
             .active
             .remove(&h)
@@ -310,7 +347,7 @@ impl IncomingStore {
         r
     }
 
-    fn publish(&self, a: &Active, declared_hash: &str) -> Result<String, StoreError> {
+    fn publish(&self, a: &Active, declared_hash: Option<&str>) -> Result<String, StoreError> {
         if a.received != a.meta.size {
             return Err(refused(
                 Code::ShortTransfer,
@@ -318,7 +355,10 @@ impl IncomingStore {
             ));
         }
         let got = a.hasher.finalize().to_hex();
-        if declared_hash != a.meta.hash || got.as_str() != a.meta.hash {
+        let declared = declared_hash.unwrap_or(&a.meta.hash);
+        // An empty hash: an HTTP upload whose client declared none; nothing to check against.
+        let unchecked = a.meta.hash.is_empty() && declared.is_empty();
+        if !unchecked && (declared != a.meta.hash || got.as_str() != a.meta.hash) {
             return Err(refused(
                 Code::HashMismatch,
                 "content does not match the offered BLAKE3 hash",

@@ -18,7 +18,7 @@ use super::protocol::FileInfo;
 use super::signaling::{Client, SignalEvent};
 use super::SeederConfig;
 use crate::signal::protocol::Signal;
-use crate::watch::{Catalog, Snapshot};
+use crate::watch::Catalog;
 
 /// The label of the one DataChannel a browser opens to the seeder (text + binary frames).
 pub const CHANNEL_LABEL: &str = "peerbox";
@@ -51,6 +51,9 @@ pub struct Context {
 pub struct Handle {
     pub ready: oneshot::Receiver<()>,
     pub rooms: tokio::sync::watch::Sender<Vec<String>>,
+    /// The incoming store the seeder saves DataChannel uploads with; HTTP uploads use the same
+    /// one (lock it only on a blocking thread, never across an `.await`).
+    pub store: Arc<Mutex<IncomingStore>>,
 }
 
 /// Starts the seeder; `ready` fires once it has joined its rooms.
@@ -81,12 +84,13 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
     let resolve: Resolver = Arc::new(move |f: &FileInfo| {
         catalog
             .resolve(&f.id)
-            .filter(|e| e.hash == f.hash)
-            .map(|e| e.real)
+            .filter(|e| e.hash.to_hex().as_str() == f.hash)
+            .map(|e| e.real())
     });
+    let store = Arc::new(Mutex::new(store));
     let hub = Hub {
         peers,
-        store: Arc::new(Mutex::new(store)),
+        store: store.clone(),
         config,
         resolve,
         links: HashMap::new(),
@@ -100,6 +104,7 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
     Ok(Handle {
         ready: ready_rx,
         rooms: rooms_tx,
+        store,
     })
 }
 
@@ -114,22 +119,6 @@ fn loopback(listen: SocketAddr) -> SocketAddr {
         }
         _ => listen,
     }
-}
-
-fn files(snapshot: &Snapshot) -> (u64, Vec<FileInfo>) {
-    let files = snapshot
-        .entries
-        .values()
-        .map(|e| FileInfo {
-            id: e.id.clone(),
-            path: e.path.clone(),
-            size: e.size,
-            mtime_ms: e.mtime_ms,
-            mime: e.mime.clone(),
-            hash: e.hash.clone(),
-        })
-        .collect();
-    (snapshot.version, files)
 }
 
 struct Hub {
@@ -152,19 +141,12 @@ impl Hub {
         catalog: Catalog,
         shutdown: CancellationToken,
     ) {
-        let mut snapshots = catalog.subscribe();
         let mut cleanup = tokio::time::interval(CLEANUP_EVERY);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 Some(ev) = signals.recv() => self.on_signal(ev).await,
                 Some(ev) = peer_events.recv() => self.on_peer(ev, &catalog),
-                Ok(()) = snapshots.changed() => {
-                    let (version, list) = files(&snapshots.borrow_and_update());
-                    for link in self.links.values() {
-                        let _ = link.send(LinkInput::Catalog(version, list.clone()));
-                    }
-                }
                 _ = cleanup.tick() => {
                     let store = self.store.clone();
                     tokio::task::spawn_blocking(move || {
@@ -242,7 +224,7 @@ impl Hub {
                     stats: self.stats.clone(),
                     max_message,
                 };
-                self.tasks.spawn(link.run(files(&catalog.snapshot()), rx));
+                self.tasks.spawn(link.run(catalog.subscribe(), rx));
             }
             PeerEvent::ChannelOpen { remote, label, .. } => {
                 tracing::debug!(%remote, %label, "ignoring a DataChannel with an unknown label");

@@ -15,6 +15,7 @@ pub mod token;
 mod upgrade;
 
 pub use config::{IceServer, SignalConfig};
+pub use upgrade::origin_allowed;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -33,6 +34,15 @@ use crate::app::App;
 use crate::http::Body;
 use protocol::{ErrorCode, ServerMsg};
 use state::{ConnId, Out, State};
+
+/// Hands browsers extra ICE servers in `welcome` (the relay's short-lived credentials) and
+/// hears when their connection ends. The relay implements it; signaling knows nothing else.
+pub trait IceIssuer: Send + Sync {
+    /// ICE servers for the browser `name`, which reached the daemon as `host` (Host header).
+    fn ice_servers(&self, name: &str, host: &str) -> Vec<IceServer>;
+    /// The connection that held `name` is gone (not replaced by a resumed one).
+    fn departed(&self, name: &str);
+}
 
 /// What the writer task of one client sends next.
 #[derive(Debug)]
@@ -115,6 +125,7 @@ struct Shared {
     /// Swapped whole on SIGHUP; each connection reads it when it starts.
     cfg: std::sync::RwLock<Arc<SignalConfig>>,
     seeder_token: String,
+    issuer: std::sync::OnceLock<Arc<dyn IceIssuer>>,
     inner: Mutex<Inner>,
     metrics: Metrics,
 }
@@ -161,6 +172,7 @@ impl Hub {
                 logs: LogLimiter::default(),
                 cfg: std::sync::RwLock::new(Arc::new(config)),
                 seeder_token,
+                issuer: std::sync::OnceLock::new(),
                 metrics: Metrics::default(),
             }),
         }
@@ -177,6 +189,23 @@ impl Hub {
     /// random per process, so only code inside the daemon knows it.
     pub fn seeder_token(&self) -> &str {
         &self.shared.seeder_token
+    }
+
+    /// The name an authentic resume token (from a `welcome`) was issued for: how HTTP uploads
+    /// prove which peer identity they belong to.
+    pub fn name_of_token(&self, token: &str) -> Option<String> {
+        self.shared.lock().state.verify_token(token)
+    }
+
+    /// Gives every browser connection from now on the issuer's ICE servers (set once).
+    pub fn set_ice_issuer(&self, issuer: Arc<dyn IceIssuer>) {
+        let _ = self.shared.issuer.set(issuer);
+    }
+
+    /// A check whether a name belongs to a live connection, for parts that outlive a request.
+    pub fn liveness(&self) -> Box<dyn Fn(&str) -> bool + Send + Sync> {
+        let shared = self.shared.clone();
+        Box::new(move |name| shared.lock().state.is_live(name))
     }
 
     /// Handles `GET /ws`.
@@ -285,6 +314,9 @@ impl Shared {
     /// The connection is over: rosters update, the name is held, the address slot frees.
     fn leave(&self, id: ConnId) {
         let inner = &mut *self.lock();
+        if let (Some(name), Some(issuer)) = (inner.state.name_of(id), self.issuer.get()) {
+            issuer.departed(name);
+        }
         let outs = inner.state.depart(id, now_ms());
         if let Some(link) = inner.links.remove(&id) {
             if let Some(n) = inner.per_addr.get_mut(&link.addr) {

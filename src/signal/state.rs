@@ -134,6 +134,16 @@ impl State {
         self.tokens = tokens;
     }
 
+    /// Whether a live connection holds `name`.
+    pub fn is_live(&self, name: &str) -> bool {
+        matches!(self.names.get(name), Some(Holder::Live(_)))
+    }
+
+    /// The name an authentic resume token was issued for (whether or not that name is live).
+    pub fn verify_token(&self, token: &str) -> Option<String> {
+        self.tokens.verify(token)
+    }
+
     fn new_token(&mut self, name: &str) -> String {
         let nonce = self.rng.random();
         self.tokens.issue(name, nonce)

@@ -10,7 +10,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use super::protocol::Kind;
+use super::protocol::{Kind, ServerMsg};
 use super::state::AdmitError;
 use super::{now_ms, session, Kill, Link, Outgoing, Shared};
 use crate::app::App;
@@ -175,11 +175,22 @@ pub(super) fn upgrade(
                 "too many connections from your address",
             );
         }
-        let admitted = match inner.state.admit(kind, wanted, resume, now_ms()) {
+        let mut admitted = match inner.state.admit(kind, wanted, resume, now_ms()) {
             Ok(a) => a,
             Err(e @ AdmitError::BadName) => return refuse(StatusCode::BAD_REQUEST, &e.to_string()),
             Err(e @ AdmitError::NameTaken) => return refuse(StatusCode::CONFLICT, &e.to_string()),
         };
+        if let (Some(issuer), Some(host)) = (shared.issuer.get(), header(h, header::HOST)) {
+            if let ServerMsg::Welcome {
+                ice_servers,
+                name,
+                kind: Kind::Browser,
+                ..
+            } = &mut admitted.welcome
+            {
+                ice_servers.extend(issuer.ice_servers(name, host));
+            }
+        }
         let welcome = serde_json::to_string(&admitted.welcome).unwrap_or_default();
         // The queue is empty, so the welcome always fits and is the first thing sent.
         let _ = tx.try_send(Outgoing::Text(welcome.into()));

@@ -30,6 +30,8 @@ impl TestServer {
         config.server.shutdown_grace_secs = 2;
         // HTTP tests need no seeder; the seeder tests turn it on.
         config.seeder.enabled = false;
+        // Nor a relay (its default UDP port would be shared by every test); relay tests set it.
+        config.turn.enabled = false;
         tweak(&mut config);
         peerbox::server::prepare_storage(&config).expect("storage");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -46,6 +46,12 @@ pub async fn start_in(signal: SignalConfig, state_dir: &std::path::Path) -> Serv
     config.server.shutdown_grace_secs = 5;
     // Signaling tests count every connection; the daemon's own seeder stays out of them.
     config.seeder.enabled = false;
+    config.turn.enabled = false;
+    start_config(config).await
+}
+
+/// A server with exactly `config`.
+pub async fn start_config(config: Config) -> Server {
     config.validate().expect("test config is valid");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -3,7 +3,7 @@
 // (scripts/netns-run.sh) so browsers gather ICE candidates.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -19,6 +19,8 @@ export const grep = process.env.WEBTEST_GREP || ''; // run only tests whose name
 mkdirSync(ARTIFACTS, { recursive: true });
 
 export const work = mkdtempSync(join(tmpdir(), 'peerbox-web-'));
+// The files of a run (hundreds of MiB) go when the runner exits, however it exits.
+process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 export const dirs = { share: join(work, 'share'), incoming: join(work, 'incoming'), state: join(work, 'state') };
 for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
 export const big = randomBytes(20 << 20);
@@ -35,9 +37,9 @@ export let daemon = null;
 export let daemonLog = '';
 // A short shutdown grace, so a restart cuts transfers off instead of letting them finish.
 export const DAEMON_ENV = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', PEERBOX_SERVER__SHUTDOWN_GRACE_SECS: '1' };
-export function spawnDaemon(port, stateDir, env = {}) {
+export function spawnDaemon(port, stateDir, env = {}, share = dirs.share, incoming = dirs.incoming) {
   const child = spawn(BIN, ['run', '--system-config', '/nonexistent', '--listen', `${HOST}:${port}`,
-    '--share-dir', dirs.share, '--incoming-dir', dirs.incoming, '--state-dir', stateDir], {
+    '--share-dir', share, '--incoming-dir', incoming, '--state-dir', stateDir], {
     env: { ...DAEMON_ENV, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -141,7 +143,18 @@ export function wrapPuppeteer(page) {
     eval: (fn, arg) => page.evaluate(fn, arg),
     waitFor: (fn, arg, ms = 20000) => page.waitForFunction(fn, { timeout: ms }, arg),
     fill: async (sel, v) => { await page.$eval(sel, (e) => { e.value = ''; }); await page.type(sel, v); },
-    click: (sel) => page.click(sel),
+    // The file list is virtualised: a row can be redrawn between puppeteer's query and its
+    // click ("Node is detached"). Query again, as Playwright's click does by itself.
+    click: async (sel) => {
+      for (let i = 0; ; i++) {
+        try {
+          return await page.click(sel);
+        } catch (err) {
+          if (i >= 10 || !/detached/i.test(String(err))) throw err;
+          await sleep(50);
+        }
+      }
+    },
     setFiles: async (sel, files) => (await page.$(sel)).uploadFile(...files),
     screenshot: (path) => page.screenshot({ path, fullPage: true }),
     close: () => page.close(),

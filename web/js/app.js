@@ -5,6 +5,8 @@ import { PeerLink } from './rtc.js';
 import { Session, hasPausedUploads, resumeStats } from './transfer.js';
 import { capabilities, cleanupStale, handover } from './sink.js';
 import * as view from './view.js';
+import { Catalog } from './catalog.js';
+import { HttpCatalog, httpDownload, httpUpload, pageDownloadOk, resumes, settings } from './http-transfer.js';
 
 const params = new URLSearchParams(location.search);
 const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -17,7 +19,11 @@ const state = {
 };
 
 const sig = new Signaling(room);
-globalThis.peerbox = { state, sig, resumeStats, handover, sinks: capabilities() }; // for tests and debugging
+// Transfers with the server over plain HTTP (http-transfer.js): once on, for this page's life.
+const http = { on: false, reason: '' };
+/** A seeder link that has not opened after this long counts as failed (fallback to HTTP). */
+const SEEDER_CONNECT_MS = 10_000;
+globalThis.peerbox = { state, sig, resumeStats, handover, sinks: capabilities(), http, httpResumes: resumes }; // for tests and debugging
 cleanupStale();
 
 $('room-label').textContent = room;
@@ -85,11 +91,11 @@ function onRoster() {
   view.renderTargets(others);
   // Connect to the seeder at once (to see its files); to browsers when there is something to send
   // or they connect to us. Drop links to peers that left.
-  if (seeder && !state.links.has(seeder.name)) connectTo(seeder.name, true);
+  if (seeder && !http.on && !state.links.has(seeder.name)) watchSeeder(connectTo(seeder.name, true));
   for (const [name, entry] of state.links) {
     if (!others.some((p) => p.name === name)) dropLink(name, entry, 'peer left', false);
   }
-  if (!seeder) view.renderCatalog(null);
+  if (!seeder) view.showCatalog(null);
 }
 
 function connectTo(remote, offerer) {
@@ -120,7 +126,7 @@ function dropLink(remote, entry, reason, reconnect = true) {
   if (state.links.get(remote) !== entry) return;
   state.links.delete(remote);
   if (reconnect && remote === state.seeder) {
-    setTimeout(() => state.seeder === remote && !state.links.has(remote) && connectTo(remote, true), 1000);
+    setTimeout(() => state.seeder === remote && !http.on && !state.links.has(remote) && watchSeeder(connectTo(remote, true)), 1000);
   } else if (reconnect && hasPausedUploads(remote)) {
     // A browser: we were sending to it, so we reconnect while it is in the room and re-offer;
     // it takes the file back at the byte it has (transfer.js onOffer).
@@ -134,9 +140,46 @@ async function sendFiles(files, target) {
     view.banner('Pick who to send to first.');
     return;
   }
+  if (http.on && target === state.seeder) {
+    for (const file of files) httpUpload(file, view, target, sig.welcome?.resume_token);
+    return;
+  }
   let entry = state.links.get(target);
   if (!entry) entry = connectTo(target, true);
   for (const file of files) entry.session.offerUpload(file);
 }
 
-sig.connect();
+/** Falls back to HTTP when the seeder's WebRTC link fails or does not open in time. */
+function watchSeeder(entry) {
+  const timer = setTimeout(() => fallBack(entry, 'WebRTC to the server did not connect in time'), SEEDER_CONNECT_MS);
+  entry.link.addEventListener('open', () => clearTimeout(timer));
+  entry.link.addEventListener('failed', () => {
+    clearTimeout(timer);
+    fallBack(entry, 'WebRTC to the server failed');
+  });
+}
+
+async function fallBack(entry, reason) {
+  const s = await settings();
+  if (s.http_transfers !== 'fallback' || http.on) return;
+  const name = entry.link.remote;
+  if (state.links.get(name) === entry) dropLink(name, entry, reason, false);
+  useHttp(reason);
+}
+
+function useHttp(reason) {
+  if (http.on) return;
+  http.on = true;
+  http.reason = reason;
+  view.banner(`Files move with the server over HTTP (${reason}).`);
+  const list = new Catalog(() => {});
+  view.showCatalog(list, async (file) => {
+    if (await pageDownloadOk(file)) httpDownload(file, view, state.seeder || 'the server');
+  });
+  new HttpCatalog((files) => list.setList(files)).start();
+}
+
+settings().then((s) => {
+  if (s.http_transfers === 'prefer' && (s.http_downloads || s.http_uploads)) useHttp('preferred by the server');
+  sig.connect();
+});

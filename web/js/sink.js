@@ -21,6 +21,10 @@ export function capabilities() {
 
 /** The largest file the memory path should take on this device. */
 export function memoryLimit() {
+  // Test and debugging knob: `?memory_limit_mb=N` lowers the limit, so the large-file choice can
+  // be tried without huge files.
+  const knob = Number(new URLSearchParams(location.search).get('memory_limit_mb'));
+  if (knob > 0) return knob * MiB;
   const mem = navigator.deviceMemory || 4; // GB, a coarse hint (Chromium only)
   const phone = /Android|iPhone|iPad|Mobile/i.test(navigator.userAgent);
   if (phone) return Math.min(1024, mem * 256) * MiB;

@@ -1,4 +1,4 @@
-// The transfer protocol (docs/transfer-protocol.md) in the browser: one DataChannel labelled
+// The transfer protocol (docs/protocol.md, version 2) in the browser: one DataChannel labelled
 // "peerbox" carries JSON control messages and binary chunk frames
 // (u8 kind=1, u32 transfer id, u64 offset, big endian, then data; at most the link's message
 // size in all: the smaller of the two sides' a=max-message-size, 64 KiB to 256 KiB).
@@ -6,8 +6,12 @@
 // the sender announced; uploads are hashed first and streamed under buffered-amount flow control.
 import * as fmt from './format.js';
 import { Blake3, hashBlob } from './hash.js';
+import { Catalog } from './catalog.js';
 import { createSink, sizeWarning } from './sink.js';
+import { pageDownloadOk } from './http-transfer.js';
 
+/** The highest transfer-protocol version this page speaks (docs/protocol.md, Versions). */
+export const PROTOCOL_VERSION = 2;
 const HEADER = 13;
 /** Largest frame this client sends: 64 KiB measured faster into Chromium than 256 KiB. */
 const MAX_FRAME = 65536;
@@ -82,7 +86,8 @@ export class Session {
     this.nextId = link.offerer ? 1 : 2; // offerer odd, answerer even
     this.downloads = new Map(); // id -> {file, sink, hasher, got, row}
     this.uploads = new Map(); // id -> {file, hash, row}
-    this.catalogParts = null;
+    // The seeder's files (catalog.js); browsers share none.
+    this.catalog = seeder ? new Catalog((m) => this.send(m)) : null;
     this.queue = []; // uploads waiting for the channel
     this.ready = false;
     link.addEventListener('open', () => this.onOpen());
@@ -112,7 +117,7 @@ export class Session {
 
   onOpen() {
     this.channel.bufferedAmountLowThreshold = LOW_WATER;
-    this.send({ type: 'hello', version: 1, agent: 'peerbox-web' });
+    this.send({ type: 'hello', version: PROTOCOL_VERSION, agent: 'peerbox-web' });
   }
 
   onMessage(data) {
@@ -128,12 +133,18 @@ export class Session {
     }
     switch (m.type) {
       case 'hello':
+        // Both sides say the highest version they speak; the session speaks the lower one.
+        this.version = Math.min(PROTOCOL_VERSION, Number.isInteger(m.version) ? m.version : 1);
         this.ready = true;
+        if (this.catalog) this.view.showCatalog(this.catalog, (file) => this.download(file));
         this.resumePaused();
         for (const f of this.queue.splice(0)) this.offerUpload(f);
         break;
       case 'catalog':
-        this.onCatalog(m);
+      case 'catalog_part':
+      case 'catalog_delta':
+      case 'catalog_progress':
+        this.catalog?.onMessage(m);
         break;
       case 'accept':
         this.onAccept(m);
@@ -168,23 +179,10 @@ export class Session {
     }
   }
 
-  onCatalog(m) {
-    if (!this.catalogParts || this.catalogParts.version !== m.version) {
-      if (this.catalogParts && m.version < this.catalogParts.version) return;
-      this.catalogParts = { version: m.version, parts: new Map() };
-    }
-    this.catalogParts.parts.set(m.part, m.files);
-    if (this.catalogParts.parts.size === m.parts) {
-      const files = [...this.catalogParts.parts.values()].flat();
-      this.view.renderCatalog(files, (file) => this.download(file));
-    }
-  }
-
   // ---- receiving (downloads from the seeder, files offered by a browser) --------------------
 
   async download(file) {
-    const warning = sizeWarning(file.size);
-    if (warning && !window.confirm(`${warning}\n\nDownload ${file.path} anyway?`)) return;
+    if (!(await pageDownloadOk(file))) return;
     const id = this.id();
     const name = file.path.split('/').pop();
     const d = this.startReceive(id, { name, size: file.size, hash: file.hash, mime: file.mime });
@@ -197,7 +195,7 @@ export class Session {
     const sink = createSink({ key: `${hash}-${Date.now()}-${id}`, name, mime });
     const d = { name, size, hash, sink, hasher: new Blake3(), got: 0, last: Date.now() };
     d.row = this.view.addTransfer({
-      direction: 'down', name, size, peer: this.remote, onCancel: () => d.cancel(),
+      direction: 'down', name, size, peer: this.remote, via: 'WebRTC', onCancel: () => d.cancel(),
     });
     d.row.progress(0);
     this.attachDownload(id, d);
@@ -318,7 +316,7 @@ export class Session {
     };
     if (!up.row) {
       up.row = this.view.addTransfer({
-        direction: 'up', name: file.name, size: file.size, peer: this.remote, onCancel: () => up.cancel(),
+        direction: 'up', name: file.name, size: file.size, peer: this.remote, via: 'WebRTC', onCancel: () => up.cancel(),
       });
     }
     if (!up.hash) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Item 11: the no-stall series. NOSTALL_CHROMIUM (default 30) consecutive 100 MiB downloads into
+# Item 13: the no-stall series. NOSTALL_CHROMIUM (default 30) consecutive 100 MiB downloads into
 # headless Chromium and NOSTALL_FIREFOX (10) into Firefox, then NOSTALL_UPLOADS (10) uploads of
 # 100 MiB from each browser; per run the rate, the longest pause (download: gap between two
 # frames in the page; upload: longest wait for room to send), the UDP receive-buffer drops in the
@@ -59,7 +59,7 @@ bench_check "Longest pause in a ${MIB} MiB download into Chromium (${n_chromium}
     "$(printf '%.0f' "$(f chromium-down pause)")"
 {
     cat <<MD
-## 11. No stalls: the series
+## 13. No stalls: the series
 
 | path (${MIB} MiB each) | runs | stalls | bad bytes | MB/s median | slowest run MB/s | longest pause | runs with a pause > 200 ms | RcvbufErrors per run, median | daemon CPU s/GiB (median) |
 |---|---|---|---|---|---|---|---|---|---|

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Item 12: the Pi cost model. The aarch64 release daemon runs under qemu-aarch64 with an
+# Item 14: the Pi cost model. The aarch64 release daemon runs under qemu-aarch64 with an
 # instruction-counting plugin (bench/pi/insn-count.c) and OPENSSL_armcap=0x1 (NEON only, no AES
 # or PMULL instructions: a Raspberry Pi 4's Cortex-A72), forced to AES-128-GCM and then to
 # ChaCha20-Poly1305; a native Rust client (examples/bench_rtc_http) downloads a PI_MIB file over
@@ -11,7 +11,7 @@ source "$(dirname "$0")/../rtc-lib.sh"
 rtc_build --example bench_rtc_http
 ARM="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release/peerbox"
 PLUGIN="$BENCH_DIR/insn-count.so"
-[ -x "$ARM" ] && [ -f "$PLUGIN" ] || bash "$BENCH_ROOT/bench/prepare/12-pi-cost.sh"
+[ -x "$ARM" ] && [ -f "$PLUGIN" ] || bash "$BENCH_ROOT/bench/prepare/14-pi-cost.sh"
 MIB=${BENCH_PI_MIB:-32}
 work=$(mktemp -d "$BENCH_DIR/12-work.XXXXXX")
 trap 'kill "${daemon:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -53,7 +53,7 @@ bench_target "Pi 4 cost model: instructions per MiB sent, AES-GCM vs ChaCha20 (n
     "ChaCha20 cheaper, so auto picks it" "$pi4_gcm vs $pi4_chacha (${ratio}x)" \
     "$(awk -v r="$ratio" 'BEGIN { print (r > 1) ? "met" : "missed: AES-GCM is not dearer" }')"
 cat >"$BENCH_OUT" <<MD
-## 12. Pi cost model: instructions per MiB sent (aarch64 under QEMU)
+## 14. Pi cost model: instructions per MiB sent (aarch64 under QEMU)
 
 | aarch64 build, per MiB the seeder sends | instructions | estimated Pi 4 MB/s (one core, 1.5 GHz, 1 instruction/cycle) |
 |---|---|---|
@@ -76,7 +76,7 @@ section 2's profile) is not counted by QEMU user mode and is not in the estimate
 BLAKE3 hashing of new files, or the browser. An independent reference point: libdatachannel
 reports about 100 Mbit/s (12.5 MB/s) on a Pi 4, limited by encryption.
 
-**How it was measured.** \`bench/prepare/12-pi-cost.sh\` cross-builds the release daemon for
+**How it was measured.** \`bench/prepare/14-pi-cost.sh\` cross-builds the release daemon for
 aarch64 (Debian's gcc-aarch64-linux-gnu) and the plugin. Each figure is two runs of the daemon
 under \`qemu-aarch64 -plugin insn-count.so\` (Debian's qemu-user), on loopback with the cipher
 forced by \`PEERBOX_SEEDER__WEBRTC__CIPHER\`, one serving one download of a ${MIB} MiB file and

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Item 13: daemon CPU follows bytes, not time. CPU seconds over WAIT_SECS (10) with a client
+# Item 15: daemon CPU follows bytes, not time. CPU seconds over WAIT_SECS (10) with a client
 # connected and idle, with a download whose receiver stopped reading (window full), and idle
 # after the client left: no busy polling means all three are close to zero.
 source "$(dirname "$0")/../rtc-lib.sh"
 rtc_build --example bench_wait
 SECS=${BENCH_WAIT_SECS:-10}
-kv="$BENCH_DIR/13-waiting.kv"
+kv="$BENCH_DIR/15-waiting.kv"
 "$BENCH_EXAMPLES/bench_wait" "$RTC_PEERBOX" "$SECS" | tee "$kv"
 bench_load_kv "$kv"
 v() { echo "${KV[$1]:-n/a}"; }
 bench_check "Daemon CPU while a download waits on a full window (${SECS} s)" max 0.1 s "$(v waiting_cpu_secs)"
 cat >"$BENCH_OUT" <<MD
-## 13. CPU while nothing moves
+## 15. CPU while nothing moves
 
 | ${SECS} s of … | daemon CPU (utime + stime) |
 |---|---|
