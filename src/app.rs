@@ -36,6 +36,8 @@ pub struct App {
     /// with the same checks as DataChannel uploads.
     pub incoming:
         std::sync::OnceLock<Arc<std::sync::Mutex<crate::seeder::incoming::IncomingStore>>>,
+    /// Folder downloads (`/archive`) streaming now.
+    pub archives: crate::http::archive::Archives,
     /// Figures for `/metrics`; modules register their sources when they start.
     pub metrics: Arc<crate::metrics::Registry>,
 }
@@ -55,6 +57,7 @@ impl App {
             seeder_rooms: std::sync::OnceLock::new(),
             catalog: std::sync::OnceLock::new(),
             incoming: std::sync::OnceLock::new(),
+            archives: Default::default(),
             metrics: Arc::default(),
         })
     }

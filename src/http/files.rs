@@ -259,7 +259,7 @@ struct FileBody {
 
 impl hyper::body::Body for FileBody {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = std::io::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,

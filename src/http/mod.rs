@@ -1,5 +1,6 @@
 //! The one HTTP port: web bundle, health, metrics, and the `/ws` signaling upgrade.
 
+pub mod archive;
 pub mod bundle;
 pub mod conn;
 pub mod files;
@@ -23,7 +24,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use crate::app::App;
 use guard::{host_refused, https_redirect};
 
-pub type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+/// A response body. Its error ends the response as an abort (the connection is closed without
+/// a clean ending), which is how a streamed body that cannot go on tells the client.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 /// Same-origin only: no CDN, no fonts, no frames. `wasm-unsafe-eval` lets the hash worker run
 /// WebAssembly; `blob:` covers downloads the client assembles itself.
@@ -34,11 +37,13 @@ worker-src 'self' blob:; manifest-src 'self'; object-src 'none'; base-uri 'none'
 form-action 'self'; frame-ancestors 'none'";
 
 pub fn full(body: impl Into<Bytes>) -> Body {
-    Full::new(body.into()).boxed()
+    Full::new(body.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 pub fn empty() -> Body {
-    Empty::new().boxed()
+    Empty::new().map_err(|never| match never {}).boxed()
 }
 
 /// A response with a plain-text body and the headers every response carries.
@@ -123,6 +128,11 @@ async fn get(app: &App, req: &Request<Incoming>, path: &str) -> Response<Body> {
         "/qr.svg" => qr_svg(req.uri().query().unwrap_or("")),
         "/client.json" => json(StatusCode::OK, &client_settings(app)),
         "/catalog.json" => files::catalog(app, req),
+        "/archive" => {
+            let s = &app.config.server;
+            let catalog = app.catalog.get().filter(|_| s.http_downloads);
+            archive::serve(catalog, &app.archives, s.max_folder_downloads, req)
+        }
         p if p.starts_with("/files/") => files::serve(app, req, p).await,
         "/metrics" => {
             let mut res = Response::new(full(metrics(app)));
