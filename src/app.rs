@@ -36,6 +36,8 @@ pub struct App {
     /// with the same checks as DataChannel uploads.
     pub incoming:
         std::sync::OnceLock<Arc<std::sync::Mutex<crate::seeder::incoming::IncomingStore>>>,
+    /// Image thumbnails for the file list (`/thumbs/<id>`).
+    pub thumbs: Arc<crate::thumbs::Thumbs>,
     /// Folder downloads (`/archive`) streaming now.
     pub archives: crate::http::archive::Archives,
     /// Figures for `/metrics`; modules register their sources when they start.
@@ -45,6 +47,12 @@ pub struct App {
 impl App {
     pub fn new(config: Config, local_addr: SocketAddr) -> Arc<Self> {
         let config = Arc::new(config);
+        let metrics: Arc<crate::metrics::Registry> = Arc::default();
+        let thumbs = Arc::new(crate::thumbs::Thumbs::new(
+            config.thumbnails.clone(),
+            &config.storage.state_dir,
+        ));
+        metrics.register(thumbs.clone());
         Arc::new(App {
             bundle: Bundle::new(config.server.web_dir.as_deref()),
             signal: Hub::new(config.signal.clone(), token_key(&config)),
@@ -58,7 +66,8 @@ impl App {
             catalog: std::sync::OnceLock::new(),
             incoming: std::sync::OnceLock::new(),
             archives: Default::default(),
-            metrics: Arc::default(),
+            thumbs,
+            metrics,
         })
     }
 }

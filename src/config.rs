@@ -33,6 +33,7 @@ pub struct Config {
     pub watch: WatchConfig,
     pub seeder: SeederConfig,
     pub turn: crate::turn::TurnConfig,
+    pub thumbnails: crate::thumbs::ThumbsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -309,6 +310,7 @@ impl Config {
         self.watch.validate().map_err(ConfigError::Invalid)?;
         self.seeder.validate().map_err(ConfigError::Invalid)?;
         self.turn.validate().map_err(ConfigError::Invalid)?;
+        self.thumbnails.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

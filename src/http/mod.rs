@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod conn;
 pub mod files;
 mod guard;
+pub mod thumbs;
 pub mod tls;
 pub mod tus;
 pub mod uploads;
@@ -134,6 +135,7 @@ async fn get(app: &App, req: &Request<Incoming>, path: &str) -> Response<Body> {
             archive::serve(catalog, &app.archives, s.max_folder_downloads, req)
         }
         p if p.starts_with("/files/") => files::serve(app, req, p).await,
+        p if p.starts_with("/thumbs/") => thumbs::serve(app, req, p).await,
         "/metrics" => {
             let mut res = Response::new(full(metrics(app)));
             res.headers_mut().insert(
