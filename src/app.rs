@@ -38,6 +38,8 @@ pub struct App {
         std::sync::OnceLock<Arc<std::sync::Mutex<crate::seeder::incoming::IncomingStore>>>,
     /// Image thumbnails for the file list (`/thumbs/<id>`).
     pub thumbs: Arc<crate::thumbs::Thumbs>,
+    /// `/files/<id>` figures for `/metrics`.
+    pub file_stats: Arc<crate::http::files::Stats>,
     /// Folder downloads (`/archive`) streaming now.
     pub archives: crate::http::archive::Archives,
     /// Figures for `/metrics`; modules register their sources when they start.
@@ -53,6 +55,8 @@ impl App {
             &config.storage.state_dir,
         ));
         metrics.register(thumbs.clone());
+        let file_stats = Arc::new(crate::http::files::Stats::default());
+        metrics.register(file_stats.clone());
         Arc::new(App {
             bundle: Bundle::new(config.server.web_dir.as_deref()),
             signal: Hub::new(config.signal.clone(), token_key(&config)),
@@ -67,6 +71,7 @@ impl App {
             incoming: std::sync::OnceLock::new(),
             archives: Default::default(),
             thumbs,
+            file_stats,
             metrics,
         })
     }

@@ -86,6 +86,13 @@ pub async fn handle(
         redirect
     } else if path == "/ws" {
         app.signal.upgrade(&app, peer, req).await
+    } else if path == "/share-target" && req.method() == Method::POST {
+        // Files shared to the installed app are taken by its service worker; this POST got
+        // through without one (plain http, or not installed): the page explains.
+        let mut res = text(StatusCode::SEE_OTHER, "see /?share=nosw");
+        res.headers_mut()
+            .insert(header::LOCATION, HeaderValue::from_static("/?share=nosw"));
+        res
     } else if path == tus::PATH || path.starts_with("/uploads/") {
         uploads::handle(&app, peer, req).await
     } else {
@@ -229,6 +236,12 @@ fn client_settings(app: &App) -> serde_json::Value {
         "http_downloads": on && s.http_downloads && app.catalog.get().is_some(),
         "http_uploads": on && app.incoming.get().is_some(),
         "uploads_url": tus::PATH,
+        // What the file list offers besides transfers: viewing images, audio and video from
+        // `/files/<id>`, thumbnails, folders as one zip. Plain HTTP reads, whatever
+        // `http_transfers` says.
+        "previews": s.http_downloads && app.catalog.get().is_some(),
+        "thumbnails": s.http_downloads && app.thumbs.enabled(),
+        "folder_downloads": s.http_downloads && s.max_folder_downloads > 0,
     })
 }
 

@@ -120,6 +120,7 @@ export async function openFirefox() {
 // One small page API over both drivers.
 export function wrapPlaywright(page) {
   return {
+    raw: page, // the driver's own page, for what only one driver has (permissions, CDP)
     acceptDialogs: () => page.on('dialog', (d) => d.accept()),
     nextDownload: () => {
       const p = page.waitForEvent('download', { timeout: 60000 }).then(async (dl) => readFileSync(await dl.path()));
@@ -138,6 +139,7 @@ export function wrapPlaywright(page) {
 }
 export function wrapPuppeteer(page) {
   return {
+    raw: page,
     acceptDialogs: () => page.on('dialog', (d) => d.accept()),
     goto: (url) => page.goto(url),
     eval: (fn, arg) => page.evaluate(fn, arg),

@@ -5,6 +5,8 @@ import { PeerLink } from './rtc.js';
 import { Session, hasPausedUploads, resumeStats } from './transfer.js';
 import { capabilities, cleanupStale, handover } from './sink.js';
 import * as view from './view.js';
+import * as media from './media.js';
+import * as phone from './phone.js';
 import { HttpCatalog, httpDownload, httpUpload, pageDownloadOk, resumes, settings } from './http-transfer.js';
 
 const params = new URLSearchParams(location.search);
@@ -22,8 +24,53 @@ const sig = new Signaling(room);
 const http = { on: false, reason: '' };
 /** A seeder link that has not opened after this long counts as failed (fallback to HTTP). */
 const SEEDER_CONNECT_MS = 10_000;
-globalThis.peerbox = { state, sig, resumeStats, handover, sinks: capabilities(), http, httpResumes: resumes }; // for tests and debugging
+globalThis.peerbox = {
+  state, sig, resumeStats, handover, sinks: capabilities(), http, httpResumes: resumes, awake: phone.awake, notifications: phone.notifications,
+}; // for tests and debugging
 cleanupStale();
+
+// The file list at once from /catalog.json (one small request), instead of after the seeder's
+// DataChannel opened (about a second); the DataChannel's catalog replaces it when it arrives.
+// `catalogView` is what sessions render through: it notes that the live catalog is there.
+const shown = { live: false, marked: false };
+function markShown(files) {
+  if (files && !shown.marked) {
+    shown.marked = true;
+    performance.mark('peerbox-files-shown');
+  }
+}
+const catalogView = {
+  ...view,
+  renderCatalog(files, onDownload) {
+    if (files) shown.live = true;
+    view.renderCatalog(files, onDownload);
+    markShown(files);
+  },
+};
+const early = fetch('/catalog.json', { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+Promise.all([early, settings()]).then(([c, s]) => {
+  media.configure(s);
+  if (!c || shown.live || http.on) return;
+  view.renderCatalog(c.files, downloadSoon);
+  markShown(c.files);
+});
+
+/** A tap on a file listed before the seeder's link opened: download once a path is there. */
+async function downloadSoon(file) {
+  for (let waited = 0; waited < SEEDER_CONNECT_MS + 2000; waited += 100) {
+    const entry = state.seeder && state.links.get(state.seeder);
+    if (http.on) {
+      if (await pageDownloadOk(file)) httpDownload(file, view, state.seeder || 'the server');
+      return;
+    }
+    if (entry?.session.ready) {
+      entry.session.download(file);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  view.banner('The server is not reachable yet; try again in a moment.');
+}
 
 $('room-label').textContent = room;
 view.bindQr(room);
@@ -103,7 +150,7 @@ function connectTo(remote, offerer) {
     offerer,
     sendSignal: (to, signal) => sig.signal(to, signal),
   });
-  const session = new Session(link, { me: sig.name, remote, view, seeder: remote === state.seeder });
+  const session = new Session(link, { me: sig.name, remote, view: catalogView, seeder: remote === state.seeder });
   const entry = { link, session };
   state.links.set(remote, entry);
   link.addEventListener('failed', () => {
@@ -171,13 +218,15 @@ function useHttp(reason) {
   http.on = true;
   http.reason = reason;
   view.banner(`Files move with the server over HTTP (${reason}).`);
-  const catalog = new HttpCatalog((files) => view.renderCatalog(files, async (file) => {
+  const catalog = new HttpCatalog((files) => catalogView.renderCatalog(files, async (file) => {
     if (await pageDownloadOk(file)) httpDownload(file, view, state.seeder || 'the server');
   }));
   catalog.start();
 }
 
 settings().then((s) => {
+  media.configure(s);
+  phone.init({ send: (files, target) => sendFiles(files, target), seeder: () => state.seeder });
   if (s.http_transfers === 'prefer' && (s.http_downloads || s.http_uploads)) useHttp('preferred by the server');
   sig.connect();
 });

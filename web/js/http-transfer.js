@@ -151,7 +151,7 @@ export async function httpUpload(file, view, peer, token) {
     chunkSize: PATCH_BYTES,
     retryDelays: delays,
     removeFingerprintOnSuccess: true,
-    metadata: { filename: file.name, blake3: hash, ...(token ? { token } : {}) },
+    metadata: { filename: file.name, blake3: hash, ...(fmt.folderOf(file) ? { folder: fmt.folderOf(file) } : {}), ...(token ? { token } : {}) },
     onProgress: (sent) => row.progress(sent),
     onShouldRetry: (err, attempt) => {
       const status = err.originalResponse ? err.originalResponse.getStatus() : 0;
