@@ -102,7 +102,11 @@ export async function launchChromium(name, args) {
 export async function openFirefox() {
   const browser = await puppeteer.launch({
     browser: 'firefox', executablePath: '/usr/bin/firefox-esr', headless: true, acceptInsecureCerts: true,
-    extraPrefsFirefox: { 'browser.download.folderList': 2, 'browser.download.dir': join(work, 'ff-downloads') },
+    extraPrefsFirefox: {
+      'browser.download.folderList': 2, 'browser.download.dir': join(work, 'ff-downloads'),
+      // Headless Firefox has no system notification service; its own alert windows work.
+      'alerts.useSystemBackend': false,
+    },
   });
   return {
     name: 'firefox',

@@ -76,14 +76,22 @@ const findEmoji = (p) => p.eval(() => {
 });
 
 let clip = null; // the test video, made once by the first browser that needs it
+// Longer than the 5 s a media demuxer may read ahead to learn a stream's parameters before it
+// shows the first frame (Chromium's FFmpeg probing).
+const CLIP_MS = 12_000;
 /** A WebM video recorded in the page from a canvas (both browsers can), about 2 MB. */
 async function makeClip(p) {
-  const b64 = await p.eval(async () => {
+  // MediaRecorder writes live WebM without a duration, which browsers read to the end before
+  // they show a frame; fix-webm-duration writes the duration in, as a recorded file has.
+  await p.eval(readFileSync(require.resolve('fix-webm-duration'), 'utf8'));
+  const b64 = await p.eval(async (CLIP_MS) => {
     const c = document.createElement('canvas');
     c.width = 640;
     c.height = 360;
     const g = c.getContext('2d');
-    const rec = new MediaRecorder(c.captureStream(25), { mimeType: 'video/webm', videoBitsPerSecond: 6_000_000 });
+    const rec = new MediaRecorder(c.captureStream(25), {
+      mimeType: 'video/webm', videoBitsPerSecond: 1_500_000, videoKeyFrameIntervalDuration: 1000,
+    });
     const parts = [];
     rec.ondataavailable = (e) => parts.push(e.data);
     const stopped = new Promise((r) => { rec.onstop = r; });
@@ -94,27 +102,28 @@ async function makeClip(p) {
         // A red field with noise, so frames do not compress away and the first one is known.
         g.fillStyle = '#d01010';
         g.fillRect(0, 0, 640, 360);
-        for (let i = 0; i < 400; i++) {
+        for (let i = 0; i < 150; i++) {
           g.fillStyle = `rgb(${Math.random() * 255},${Math.random() * 255},${Math.random() * 255})`;
           g.fillRect(Math.random() * 640, 60 + Math.random() * 300, 12, 12);
         }
-        if (performance.now() - t0 < 3500) requestAnimationFrame(frame); else resolve();
+        if (performance.now() - t0 < CLIP_MS) requestAnimationFrame(frame); else resolve();
       };
       frame();
     });
     rec.stop();
     await stopped;
-    const buf = new Uint8Array(await new Blob(parts).arrayBuffer());
+    const fixed = await globalThis.ysFixWebmDuration(new Blob(parts, { type: 'video/webm' }), performance.now() - t0, { logger: false });
+    const buf = new Uint8Array(await fixed.arrayBuffer());
     let s = '';
     for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
     return btoa(s);
-  });
+  }, CLIP_MS);
   return Buffer.from(b64, 'base64');
 }
 
 /** Limits loopback (browser <-> daemon) so a video takes seconds to fetch in full. */
 function throttle(on) {
-  const args = on ? ['qdisc', 'replace', 'dev', 'lo', 'root', 'tbf', 'rate', '4mbit', 'burst', '32kb', 'latency', '400ms']
+  const args = on ? ['qdisc', 'replace', 'dev', 'lo', 'root', 'tbf', 'rate', '1mbit', 'burst', '96kb', 'latency', '2s']
     : ['qdisc', 'del', 'dev', 'lo', 'root'];
   try { execFileSync('tc', args, { stdio: 'pipe' }); } catch (e) { if (on) throw e; }
 }
@@ -270,10 +279,15 @@ export const tests = {
       mkdirSync(join(dirs.share, 'media'), { recursive: true });
       writeFileSync(join(dirs.share, 'media', 'photo.jpg'), jpeg);
       writeFileSync(join(dirs.share, 'media', 'clip.webm'), clip);
+      writeFileSync(join(ARTIFACTS, 'phone-clip.webm'), clip);
     }
     const q = await b.page();
     await ready(q);
-    await q.waitFor(() => !!document.querySelector('[data-folder="media"]'), undefined, 30000);
+    await q.waitFor(() => !!document.querySelector('[data-folder="media"]'), undefined, 30000).catch(async (e) => {
+      const list = await q.eval(() => document.getElementById('file-list').textContent);
+      const cat = await (await fetch(`${BASE}catalog.json`)).text();
+      throw new Error(`no media folder: list=${list} catalog=${cat.slice(0, 600)} ${e.message}`);
+    });
     await q.click('[data-folder="media"] button.entry');
     // The JPEG's row shows the server's thumbnail.
     await q.waitFor(() => document.querySelector('[data-file="media/photo.jpg"] img.thumb')?.complete, undefined, 20000);
@@ -284,23 +298,33 @@ export const tests = {
     const partialBefore = await metric(BASE, 'peerbox_http_file_responses_total{status="206"}');
     throttle(true);
     try {
+      const tClick = Date.now();
       await q.click('[data-file="media/clip.webm"] button[aria-label^="View"]');
-      await q.waitFor(() => document.querySelector('#viewer video')?.readyState >= 2, undefined, 30000);
+      await q.waitFor(() => document.querySelector('#viewer video')?.readyState >= 2, undefined, 30000).catch(async (e) => {
+        const st = await q.eval(() => {
+          const v = document.querySelector('#viewer video');
+          return v ? `ready=${v.readyState} net=${v.networkState} err=${v.error?.code} ${v.error?.message} src=${v.src}` : 'no video';
+        });
+        throw new Error(`video (${clip.length} bytes) never showed a frame: ${st}; ${e.message}`);
+      });
       const sent = (await metric(BASE, 'peerbox_http_file_bytes_total')) - before;
       const partial = (await metric(BASE, 'peerbox_http_file_responses_total{status="206"}')) - partialBefore;
-      // The first frame is there: the picture is the red field the clip was recorded on.
-      const px = await q.eval(() => {
+      // The first frame is there (the red field the clip was recorded on) while the browser
+      // holds only the start of the clip: what it buffered ends well before the 12 s recorded.
+      // (Bytes the daemon handed out are no measure: socket buffers take the whole file.)
+      const st = await q.eval(() => {
         const v = document.querySelector('#viewer video');
         const c = document.createElement('canvas');
         c.width = v.videoWidth;
         c.height = v.videoHeight;
         const g = c.getContext('2d');
         g.drawImage(v, 0, 0);
-        return [...g.getImageData(5, 5, 1, 1).data];
+        const b = v.buffered;
+        return { px: [...g.getImageData(5, 5, 1, 1).data], buffered: b.length ? b.end(b.length - 1) : 0 };
       });
-      console.log(`  first frame after ${sent} of ${clip.length} bytes, ${partial} range responses, pixel ${px}`);
-      if (!(px[0] > 150 && px[1] < 80)) throw new Error(`first frame not shown: pixel ${px}`);
-      if (!(sent < clip.length * 0.8)) throw new Error(`the first frame came after ${sent} of ${clip.length} bytes`);
+      console.log(`  after ${Date.now() - tClick} ms: first frame with ${st.buffered.toFixed(2)} s of ${CLIP_MS / 1000} s buffered (daemon handed out ${sent} of ${clip.length} bytes), ${partial} range responses, pixel ${st.px}`);
+      if (!(st.px[0] > 150 && st.px[1] < 80)) throw new Error(`first frame not shown: pixel ${st.px}`);
+      if (!(st.buffered < (CLIP_MS / 1000) * 0.75)) throw new Error(`the first frame came with ${st.buffered} s of the clip buffered`);
       if (partial < 1) throw new Error('the video was not fetched with Range');
       await q.eval(() => document.getElementById('viewer').close());
     } finally {
@@ -399,15 +423,34 @@ export const tests = {
       const perm = await p.eval(() => Notification.permission);
       if (perm !== 'granted') throw new Error(`notification permission: ${perm}`);
       await p.waitFor(() => !!document.querySelector('[data-file="fifty.bin"] button'), undefined, 30000);
-      await p.click('[data-file="fifty.bin"] button.entry');
-      await p.waitFor(() => Number(document.querySelector('[data-transfer="fifty.bin"]')?.dataset.done) > 0, undefined, 30000);
-      // Another tab comes to the front: this page is hidden, as when the phone shows another app.
-      const other = await b.page();
-      await other.goto(`${base}healthz`);
-      await other.raw.bringToFront();
-      await p.waitFor(() => document.visibilityState === 'hidden', undefined, 10000);
+      // The page goes out of sight, as when the phone shows another app: another tab of its
+      // window comes to the front. Then the transfer starts (a peer's file, or one queued).
+      let other = null;
+      if (b.name.startsWith('chromium')) {
+        // Headless Chromium keeps every page visible (w3c/webdriver#1718): the window system's
+        // answer is stood in for, the one boundary faked; the notification itself is real.
+        await p.eval(() => {
+          Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+          document.dispatchEvent(new Event('visibilitychange'));
+        });
+      } else {
+        other = await b.page();
+        await other.goto(`${base}healthz`);
+        await other.raw.bringToFront();
+      }
+      await p.waitFor(() => document.visibilityState === 'hidden', undefined, 10000).catch(() => {
+        throw new Error(`${b.name}: the page never became hidden`);
+      });
+      await p.eval(() => document.querySelector('[data-file="fifty.bin"] button.entry').click());
       await rowState(p, 'fifty.bin');
-      await p.waitFor(() => globalThis.peerbox.notifications.shown >= 1, undefined, 10000);
+      await p.waitFor(() => globalThis.peerbox.notifications.shown >= 1, undefined, 10000).catch(async (e) => {
+        const dbg = await p.eval(async () => {
+          const reg = await navigator.serviceWorker.getRegistration();
+          const r = await Promise.race([reg.showNotification('probe').then(() => 'shown', (err) => `error ${err}`), new Promise((res) => setTimeout(() => res('hangs'), 3000))]);
+          return `${document.visibilityState} ${Notification.permission} reg=${!!reg} probe=${r} row=${document.querySelector('[data-transfer="fifty.bin"]')?.textContent}`;
+        });
+        throw new Error(`no notification: ${dbg}; ${e.message}`);
+      });
       const shown = await p.eval(async () => {
         const reg = await navigator.serviceWorker.getRegistration();
         const list = reg ? await reg.getNotifications() : [];
@@ -415,7 +458,7 @@ export const tests = {
       });
       if (!shown.last.includes('fifty.bin')) throw new Error(`notification: ${JSON.stringify(shown)}`);
       console.log(`  notification: ${shown.last} (service worker lists ${shown.titles.length})`);
-      await other.close();
+      await other?.close();
       await p.close();
     });
   },
