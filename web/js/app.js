@@ -47,7 +47,7 @@ const catalogView = {
     markShown(files);
   },
 };
-const early = fetch('/catalog.json', { cache: 'no-store' }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+const early = fetch('/catalog.json').then((r) => (r.ok ? r.json() : null)).catch(() => null);
 Promise.all([early, settings()]).then(([c, s]) => {
   media.configure(s);
   if (!c || shown.live || http.on) return;

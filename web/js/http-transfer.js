@@ -18,7 +18,7 @@ let settingsPromise = null;
 /** The server's `/client.json` (whether and when HTTP transfers are used). */
 export function settings() {
   if (!settingsPromise) {
-    settingsPromise = fetch('/client.json', { cache: 'no-store' })
+    settingsPromise = fetch('/client.json')
       .then((r) => (r.ok ? r.json() : null))
       .catch(() => null)
       .then((s) => s || { http_transfers: 'off', http_downloads: false, http_uploads: false });

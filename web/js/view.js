@@ -104,9 +104,9 @@ export function renderCatalog(next, onDownload) {
           { 'data-folder': prefix + name },
           el(
             'button',
-            { type: 'button', class: 'entry', onclick: () => cd(prefix + name), 'aria-label': `Open folder ${name}` },
+            { type: 'button', class: 'entry', onclick: () => cd(prefix + name) },
             icon('folder'),
-            el('span', { class: 'grow' }, el('span', { class: 'name' }, name), el('br'),
+            el('span', { class: 'grow' }, el('span', { class: 'visually-hidden' }, 'Open folder '), el('span', { class: 'name' }, name), el('br'),
               el('span', { class: 'meta' }, `${f.count} files · ${fmt.bytes(f.size)}`)),
           ),
           media.folderButton(prefix + name, name),
@@ -122,9 +122,9 @@ export function renderCatalog(next, onDownload) {
         { 'data-file': file.path },
         el(
           'button',
-          { type: 'button', class: 'entry', onclick: () => { phone.askNotify(); catalog.onDownload(file); }, 'aria-label': `Download ${label}` },
+          { type: 'button', class: 'entry', onclick: () => { phone.askNotify(); catalog.onDownload(file); } },
           media.fileFigure(file),
-          el('span', { class: 'grow' }, el('span', { class: 'name' }, label), el('br'),
+          el('span', { class: 'grow' }, el('span', { class: 'visually-hidden' }, 'Download '), el('span', { class: 'name' }, label), el('br'),
             el('span', { class: 'meta' }, fmt.bytes(file.size))),
         ),
         media.viewButton(file, label),
