@@ -39,9 +39,21 @@ pub struct Stats {
 impl crate::metrics::Source for Stats {
     fn render(&self, out: &mut crate::metrics::Exposition) {
         let name = "peerbox_http_file_responses_total";
-        out.header(name, "Responses with a shared file's bytes, by status.", "counter");
-        out.sample(name, &[("status", "200")], self.full.load(Ordering::Relaxed) as f64);
-        out.sample(name, &[("status", "206")], self.partial.load(Ordering::Relaxed) as f64);
+        out.header(
+            name,
+            "Responses with a shared file's bytes, by status.",
+            "counter",
+        );
+        out.sample(
+            name,
+            &[("status", "200")],
+            self.full.load(Ordering::Relaxed) as f64,
+        );
+        out.sample(
+            name,
+            &[("status", "206")],
+            self.partial.load(Ordering::Relaxed) as f64,
+        );
         out.counter(
             "peerbox_http_file_bytes_total",
             "Bytes of shared files sent over plain HTTP (/files/<id>).",
@@ -118,7 +130,11 @@ pub async fn serve(app: &App, req: &Request<Incoming>, path: &str) -> Response<B
         empty()
     } else {
         let stats = &app.file_stats;
-        let kind = if status == StatusCode::OK { &stats.full } else { &stats.partial };
+        let kind = if status == StatusCode::OK {
+            &stats.full
+        } else {
+            &stats.partial
+        };
         kind.fetch_add(1, Ordering::Relaxed);
         stream(file, start, len, stats.bytes.clone())
     };
