@@ -7,10 +7,9 @@ mod common;
 
 use std::io::{Cursor, Read};
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use common::{get, random_bytes, TestServer};
+use common::{get, random_bytes, wait_offered, write_settled, TestServer};
 
 /// The tree in the share folder: (path, size).
 const TREE: &[(&str, usize)] = &[
@@ -21,14 +20,6 @@ const TREE: &[(&str, usize)] = &[
     ("other/x.bin", 5),
 ];
 
-fn write_old(path: &Path, data: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, data).unwrap();
-    let old = SystemTime::now() - Duration::from_secs(3600);
-    let f = std::fs::File::options().write(true).open(path).unwrap();
-    f.set_modified(old).unwrap();
-}
-
 async fn server(tweak: impl FnOnce(&mut peerbox::Config)) -> (TestServer, Vec<Vec<u8>>) {
     let data: Vec<Vec<u8>> = TREE.iter().map(|(_, n)| random_bytes(*n)).collect();
     let d = data.clone();
@@ -38,23 +29,14 @@ async fn server(tweak: impl FnOnce(&mut peerbox::Config)) -> (TestServer, Vec<Ve
         c.watch.debounce_ms = 60_000;
         c.watch.rescan_secs = 0;
         for ((path, _), bytes) in TREE.iter().zip(&d) {
-            write_old(&c.storage.share_dir.join(path), bytes);
+            write_settled(&c.storage.share_dir.join(path), bytes);
         }
         tweak(c);
     })
     .await;
     // Every file hashed and offered.
-    for _ in 0..200 {
-        let cat = get(srv.addr, "/catalog.json", &[]).await;
-        if cat.status == 200 {
-            let v: serde_json::Value = serde_json::from_slice(&cat.body).unwrap();
-            if v["files"].as_array().map_or(0, |f| f.len()) == TREE.len() {
-                return (srv, data);
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the share was never offered in full");
+    wait_offered(srv.addr, TREE.len()).await;
+    (srv, data)
 }
 
 fn unzip(body: Vec<u8>) -> Vec<(String, Vec<u8>)> {

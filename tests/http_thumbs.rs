@@ -6,10 +6,8 @@ mod common;
 
 use std::io::Cursor;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::Path;
-use std::time::{Duration, SystemTime};
 
-use common::{get, TestServer};
+use common::{get, wait_offered, write_settled, TestServer};
 
 fn photo(w: u16, h: u16) -> Vec<u8> {
     let px: Vec<u8> = (0..w as usize * h as usize)
@@ -22,14 +20,6 @@ fn photo(w: u16, h: u16) -> Vec<u8> {
     out
 }
 
-fn write_old(path: &Path, data: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, data).unwrap();
-    let old = SystemTime::now() - Duration::from_secs(3600);
-    let f = std::fs::File::options().write(true).open(path).unwrap();
-    f.set_modified(old).unwrap();
-}
-
 async fn server(tweak: impl FnOnce(&mut peerbox::Config)) -> TestServer {
     let srv = TestServer::start_with(|c| {
         c.seeder.enabled = true;
@@ -37,23 +27,14 @@ async fn server(tweak: impl FnOnce(&mut peerbox::Config)) -> TestServer {
         c.watch.debounce_ms = 60_000;
         c.watch.rescan_secs = 0;
         let share = c.storage.share_dir.clone();
-        write_old(&share.join("pics/big.jpg"), &photo(1600, 1200));
-        write_old(&share.join("pics/notes.txt"), b"not a picture");
-        write_old(&share.join("pics/fake.jpg"), b"not a JPEG either");
+        write_settled(&share.join("pics/big.jpg"), &photo(1600, 1200));
+        write_settled(&share.join("pics/notes.txt"), b"not a picture");
+        write_settled(&share.join("pics/fake.jpg"), b"not a JPEG either");
         tweak(c);
     })
     .await;
-    for _ in 0..200 {
-        let cat = get(srv.addr, "/catalog.json", &[]).await;
-        if cat.status == 200 {
-            let v: serde_json::Value = serde_json::from_slice(&cat.body).unwrap();
-            if v["files"].as_array().map_or(0, |f| f.len()) == 3 {
-                return srv;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the share was never offered");
+    wait_offered(srv.addr, 3).await;
+    srv
 }
 
 fn metric(text: &str, name: &str) -> u64 {

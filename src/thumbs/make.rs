@@ -341,23 +341,20 @@ mod tests {
 
     #[test]
     fn orientation_turns_the_pixels() {
-        let px = Pixels {
+        // A 2 x 1 gray image: pixel 1 left, pixel 2 right.
+        let wide = || Pixels {
             w: 2,
             h: 1,
             channels: 1,
             data: vec![1, 2],
         };
         // 6: the camera was turned clockwise; shown upright it is 1 wide, 2 tall.
-        let r = orient(px, 6);
+        let r = orient(wide(), 6);
         assert_eq!((r.w, r.h, r.data), (1, 2, vec![1, 2]));
-        let px = Pixels {
-            w: 2,
-            h: 1,
-            channels: 1,
-            data: vec![1, 2],
-        };
-        let r = orient(px, 8);
+        let r = orient(wide(), 8);
         assert_eq!((r.w, r.h, r.data), (1, 2, vec![2, 1]));
+        let r = orient(wide(), 2);
+        assert_eq!((r.w, r.h, r.data), (2, 1, vec![2, 1]));
     }
 
     #[test]

@@ -166,26 +166,31 @@ fn read_source(entry: &Entry) -> Result<Vec<u8>, String> {
 impl crate::metrics::Source for Thumbs {
     fn render(&self, out: &mut crate::metrics::Exposition) {
         let c = &self.counts;
-        out.counter(
-            "peerbox_thumbnails_made_total",
-            "Thumbnails made (or found impossible) from a source image.",
-            c.made.load(Ordering::Relaxed),
-        );
-        out.counter(
-            "peerbox_thumbnails_cache_hits_total",
-            "Thumbnail requests answered from the cache.",
-            c.hits.load(Ordering::Relaxed),
-        );
-        out.counter(
-            "peerbox_thumbnails_skipped_total",
-            "Thumbnail requests for files that get none (type, size, turned off).",
-            c.skipped.load(Ordering::Relaxed),
-        );
-        out.counter(
-            "peerbox_thumbnails_timeouts_total",
-            "Thumbnail requests that stopped waiting (busy).",
-            c.timeouts.load(Ordering::Relaxed),
-        );
+        for (name, help, value) in [
+            (
+                "made",
+                "Thumbnails made (or found impossible) from a source image.",
+                &c.made,
+            ),
+            (
+                "cache_hits",
+                "Thumbnail requests answered from the cache.",
+                &c.hits,
+            ),
+            (
+                "skipped",
+                "Thumbnail requests for files that get none (type, size, turned off).",
+                &c.skipped,
+            ),
+            (
+                "timeouts",
+                "Thumbnail requests that stopped waiting (busy).",
+                &c.timeouts,
+            ),
+        ] {
+            let name = format!("peerbox_thumbnails_{name}_total");
+            out.counter(&name, help, value.load(Ordering::Relaxed));
+        }
         out.gauge(
             "peerbox_thumbnails_cache_bytes",
             "Bytes in the thumbnail cache.",
