@@ -47,7 +47,9 @@ const catalogView = {
     markShown(files);
   },
 };
-const early = fetch('/catalog.json').then((r) => (r.ok ? r.json() : null)).catch(() => null);
+// Asked only when the server serves it (no 404 in the console of a box without HTTP downloads).
+const early = settings().then((s) => (s.previews ? fetch('/catalog.json') : null))
+  .then((r) => (r?.ok ? r.json() : null)).catch(() => null);
 Promise.all([early, settings()]).then(([c, s]) => {
   media.configure(s);
   if (!c || shown.live || http.on) return;
