@@ -27,7 +27,9 @@ for (const [path, size] of [['holiday/beach.jpg', 2e6], ['holiday/sunset.jpg', 3
 }
 
 const daemon = spawn(BIN, ['run', '--system-config', '/nonexistent', '--listen', `${HOST}:${PORT}`,
-  '--share-dir', share, '--incoming-dir', join(work, 'incoming'), '--state-dir', join(work, 'state')], {
+  '--share-dir', share, '--incoming-dir', join(work, 'incoming'), '--state-dir', join(work, 'state'),
+  // Trying page changes without a release rebuild: LH_WEB_DIR=web serves the page from disk.
+  ...(process.env.LH_WEB_DIR ? ['--web-dir', resolve(process.env.LH_WEB_DIR)] : [])], {
   env: { ...process.env, RUST_LOG: 'warn', PEERBOX_SERVER__TLS__ENABLED: 'true', PEERBOX_SERVER__TLS__REDIRECT_HTTP: 'false' },
   stdio: 'ignore',
 });
@@ -59,8 +61,12 @@ try {
     console.log(`${label}_lcp_ms ${Math.round(r.audits['largest-contentful-paint'].numericValue)}`);
     console.log(`${label}_tbt_ms ${Math.round(r.audits['total-blocking-time'].numericValue)}`);
     const failed = (c) => (r.categories[c]?.auditRefs || []).filter((a) => a.weight > 0 && r.audits[a.id].score !== null && r.audits[a.id].score < 1).map((a) => a.id);
-    const lcpEl = r.audits['largest-contentful-paint-element']?.details?.items?.[0]?.items?.[0]?.node?.snippet || '?';
+    const lcpItems = r.audits['largest-contentful-paint-element']?.details?.items || [];
+    const lcpEl = lcpItems[0]?.node?.snippet || lcpItems[0]?.items?.[0]?.node?.snippet || '?';
     console.log(`${label}_lcp_element ${lcpEl.replace(/\s+/g, ' ')}`);
+    if (process.env.LH_DEBUG) {
+      for (const id of Object.keys(r.audits).filter((k) => /largest|layout-shift/.test(k))) console.log(id, JSON.stringify(r.audits[id].details || r.audits[id].explanation || null).slice(0, 800));
+    }
     console.log(`${label}_cls ${r.audits['cumulative-layout-shift'].numericValue.toFixed(3)}`);
     console.log(`${label}_fcp_ms ${Math.round(r.audits['first-contentful-paint'].numericValue)}`);
     console.log(`${label}_failed_audits ${['performance', 'accessibility', 'best-practices'].flatMap(failed).join(',') || 'none'}`);

@@ -1,5 +1,9 @@
 // peerbox web client entry point: wires signaling, peer links, transfers and the UI.
 import { $ } from './dom.js';
+// Named here too so the browser fetches them with the rest, not one import level later.
+import './format.js';
+import './hash.js';
+import './icons.js';
 import { Signaling } from './signaling.js';
 import { PeerLink } from './rtc.js';
 import { Session, hasPausedUploads, resumeStats } from './transfer.js';
@@ -50,7 +54,7 @@ const catalogView = {
 // Asked only when the server serves it (no 404 in the console of a box without HTTP downloads).
 const early = settings().then((s) => (s.previews ? fetch('/catalog.json') : null))
   .then((r) => (r?.ok ? r.json() : null)).catch(() => null);
-Promise.all([early, settings()]).then(([c, s]) => {
+const earlyShown = Promise.all([early, settings()]).then(([c, s]) => {
   media.configure(s);
   if (!c || shown.live || http.on) return;
   view.renderCatalog(c.files, downloadSoon);
@@ -226,9 +230,11 @@ function useHttp(reason) {
   catalog.start();
 }
 
-settings().then((s) => {
+settings().then(async (s) => {
   media.configure(s);
   phone.init({ send: (files, target) => sendFiles(files, target), seeder: () => state.seeder });
   if (s.http_transfers === 'prefer' && (s.http_downloads || s.http_uploads)) useHttp('preferred by the server');
+  // The file list first: setting up WebRTC takes the main thread for a while.
+  await earlyShown;
   sig.connect();
 });
