@@ -107,7 +107,7 @@ export function renderCatalog(next, onDownload) {
             { type: 'button', class: 'entry', onclick: () => cd(prefix + name) },
             icon('folder'),
             el('span', { class: 'grow' }, el('span', { class: 'visually-hidden' }, 'Open folder '), el('span', { class: 'name' }, name), el('br'),
-              el('span', { class: 'meta' }, `${f.count} files · ${fmt.bytes(f.size)}`)),
+              el('span', { class: 'meta' }, `${f.count} ${f.count === 1 ? 'file' : 'files'} · ${fmt.bytes(f.size)}`)),
           ),
           media.folderButton(prefix + name, name),
         ),
