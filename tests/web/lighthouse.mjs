@@ -61,12 +61,6 @@ try {
     console.log(`${label}_lcp_ms ${Math.round(r.audits['largest-contentful-paint'].numericValue)}`);
     console.log(`${label}_tbt_ms ${Math.round(r.audits['total-blocking-time'].numericValue)}`);
     const failed = (c) => (r.categories[c]?.auditRefs || []).filter((a) => a.weight > 0 && r.audits[a.id].score !== null && r.audits[a.id].score < 1).map((a) => a.id);
-    const lcpItems = r.audits['largest-contentful-paint-element']?.details?.items || [];
-    const lcpEl = lcpItems[0]?.node?.snippet || lcpItems[0]?.items?.[0]?.node?.snippet || '?';
-    console.log(`${label}_lcp_element ${lcpEl.replace(/\s+/g, ' ')}`);
-    if (process.env.LH_DEBUG) {
-      for (const id of Object.keys(r.audits).filter((k) => /largest|layout-shift/.test(k))) console.log(id, JSON.stringify(r.audits[id].details || r.audits[id].explanation || null).slice(0, 800));
-    }
     console.log(`${label}_cls ${r.audits['cumulative-layout-shift'].numericValue.toFixed(3)}`);
     console.log(`${label}_fcp_ms ${Math.round(r.audits['first-contentful-paint'].numericValue)}`);
     console.log(`${label}_failed_audits ${['performance', 'accessibility', 'best-practices'].flatMap(failed).join(',') || 'none'}`);
