@@ -354,32 +354,45 @@ export const tests = {
   },
 
   async 'a folder sent from the page keeps its structure'(b) {
-    const root = join(work, `trip-${b.name}`);
-    const tree = { [`trip-${b.name}/a.bin`]: randomBytes(300_000), [`trip-${b.name}/day 1/b.txt`]: Buffer.from('b\n'), [`trip-${b.name}/day 1/deep/c.bin`]: randomBytes(1000) };
-    for (const [path, data] of Object.entries(tree)) {
-      mkdirSync(join(work, path, '..'), { recursive: true });
-      writeFileSync(join(work, path), data);
+    // Over the DataChannel (offer.folder), and with the server preferring HTTP (tus metadata).
+    for (const via of ['WebRTC', 'HTTP']) {
+      const tag = `trip-${via}-${b.name}`;
+      const root = join(work, tag);
+      const tree = { [`${tag}/a.bin`]: randomBytes(300_000), [`${tag}/day 1/b.txt`]: Buffer.from(`b ${via}\n`), [`${tag}/day 1/deep/c.bin`]: randomBytes(1000) };
+      for (const [path, data] of Object.entries(tree)) {
+        mkdirSync(join(work, path, '..'), { recursive: true });
+        writeFileSync(join(work, path), data);
+      }
+      const port = PORT + 8;
+      const child = via === 'HTTP'
+        ? spawnDaemon(port, join(work, `state-phone-prefer-${b.name}`), { PEERBOX_SERVER__HTTP_TRANSFERS: 'prefer' }) : null;
+      try {
+        if (child) await waitHealthy(`http://${HOST}:${port}/healthz`);
+        const p = await b.page();
+        await ready(p, 'home', child ? `http://${HOST}:${port}/` : BASE);
+        if (child) await p.waitFor(() => globalThis.peerbox.http.on === true, undefined, 20000);
+        await p.waitFor(() => [...document.querySelectorAll('#send-to option')].some((o) => o.value === 'peerbox'));
+        await p.eval(() => { document.getElementById('send-to').value = 'peerbox'; });
+        try {
+          await p.setFiles('#folder-input', [root]);
+        } catch (err) {
+          await p.close();
+          if (b.name === 'firefox') return 'skip'; // the driver cannot pick a directory
+          throw err;
+        }
+        for (const name of ['a.bin', 'b.txt', 'c.bin']) {
+          const r = await rowState(p, name);
+          if (!r.text.includes('Saved as') || !r.text.includes(via === 'HTTP' ? 'over HTTP' : 'over WebRTC')) throw new Error(`${name} (${via}): ${r.text}`);
+        }
+        for (const [path, data] of Object.entries(tree)) {
+          const got = join(dirs.incoming, path);
+          if (!existsSync(got) || sha(readFileSync(got)) !== sha(data)) throw new Error(`${path} (${via}) missing in incoming or different`);
+        }
+        await p.close();
+      } finally {
+        if (child) await stopDaemon(child);
+      }
     }
-    const p = await b.page();
-    await ready(p);
-    await p.waitFor(() => [...document.querySelectorAll('#send-to option')].some((o) => o.value === 'peerbox'));
-    await p.eval(() => { document.getElementById('send-to').value = 'peerbox'; });
-    try {
-      await p.setFiles('#folder-input', [root]);
-    } catch (err) {
-      await p.close();
-      if (b.name === 'firefox') return 'skip'; // the driver cannot pick a directory
-      throw err;
-    }
-    for (const name of ['a.bin', 'b.txt', 'c.bin']) {
-      const r = await rowState(p, name);
-      if (!r.text.includes('Saved as')) throw new Error(`${name}: ${r.text}`);
-    }
-    for (const [path, data] of Object.entries(tree)) {
-      const got = join(dirs.incoming, path);
-      if (!existsSync(got) || sha(readFileSync(got)) !== sha(data)) throw new Error(`${path} missing in incoming or different`);
-    }
-    await p.close();
   },
 
   async 'the screen wake lock is held during a transfer and released after'(b) {
