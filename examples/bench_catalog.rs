@@ -19,6 +19,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use peerbox::watch::{hash, Catalog, Root, WatchConfig};
+
+#[path = "support/daemon.rs"]
+mod daemon;
+
+/// CPU time of this process (all threads) in ms.
+fn cpu_ms() -> u64 {
+    (daemon::cpu_secs(std::process::id()) * 1000.0).round() as u64
+}
 use tokio_util::sync::CancellationToken;
 
 const FILES: usize = 10_000;
@@ -143,6 +151,35 @@ fn race(runs: usize, contenders: &mut [(&str, &mut dyn FnMut())]) -> Vec<f64> {
     times.into_iter().map(median).collect()
 }
 
+/// Seconds of wall time and ms of CPU time a fresh catalog over `share` spends hashing its `files` (scan excluded).
+async fn catalog_hashing(share: &Path, tmp: &Path, files: u64) -> (f64, u64) {
+    let state = tempfile::tempdir_in(tmp).expect("state dir");
+    let roots = vec![Root {
+        dir: share.to_owned(),
+        prefix: String::new(),
+    }];
+    let config = WatchConfig {
+        settle_ms: 0,
+        ..WatchConfig::default()
+    };
+    let stop = CancellationToken::new();
+    let t = Instant::now();
+    let catalog = Catalog::start(config, roots, state.path(), stop.clone())
+        .await
+        .expect("catalog");
+    let scanned = t.elapsed();
+    let cpu = cpu_ms();
+    while catalog.hashes_computed() < files && t.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let hashing = ((t.elapsed() - scanned).as_secs_f64(), cpu_ms() - cpu);
+    let mut rx = catalog.subscribe();
+    drop(catalog);
+    stop.cancel();
+    while rx.changed().await.is_ok() {}
+    hashing
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -174,7 +211,8 @@ async fn main() {
     let catalog = Catalog::start(config, roots, &state, stop.clone())
         .await
         .expect("catalog");
-    println!("scan_secs {:.3}", t.elapsed().as_secs_f64());
+    let scan_secs = t.elapsed().as_secs_f64();
+    println!("scan_secs {scan_secs:.3}");
     let mut hashed_at = None;
     while catalog.hashes_computed() < FILES as u64 || catalog.snapshot().entries.len() < FILES {
         if hashed_at.is_none() && catalog.hashes_computed() >= FILES as u64 {
@@ -192,6 +230,35 @@ async fn main() {
     println!("catalog_full_secs {full:.3}");
     println!("catalog_mb_s {:.0}", total as f64 / 1e6 / full);
     stop.cancel();
+
+    // Hashing inside the catalog against the bare routine, alternating, median of `runs` each
+    // (after one warm-up each): a fresh catalog (empty state dir, so every file is hashed),
+    // timed from the end of its scan (hashing starts as it ends) to the last hash.
+    // CPU time too (this process's, all threads): on a busy machine wall time says more about
+    // the neighbours than about the work.
+    let (mut inside, mut bare) = (Vec::new(), Vec::new());
+    let (mut inside_cpu, mut bare_cpu) = (0, 0);
+    for i in 0..=runs {
+        let (t, cpu) = catalog_hashing(&share, tmp.path(), FILES as u64).await;
+        let c0 = cpu_ms();
+        let b = secs(|| ours_many(&paths, threads));
+        if i > 0 {
+            inside.push(t);
+            bare.push(b);
+            inside_cpu += cpu;
+            bare_cpu += cpu_ms() - c0;
+        }
+    }
+    let (inside, bare) = (median(inside), median(bare));
+    println!("catalog_hash_only_mb_s {:.0}", total as f64 / 1e6 / inside);
+    println!("bare_alternating_mb_s {:.0}", total as f64 / 1e6 / bare);
+    println!("catalog_vs_bare {:.2}", bare / inside);
+    println!("catalog_cpu_ms {inside_cpu}");
+    println!("bare_cpu_ms {bare_cpu}");
+    println!(
+        "catalog_vs_bare_cpu {:.2}",
+        bare_cpu as f64 / inside_cpu.max(1) as f64
+    );
 
     let big = tmp.path().join("big.bin");
     make_big(&big, big_mib).expect("write big file");

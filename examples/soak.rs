@@ -4,7 +4,8 @@
 //! leave, while signaling-only clients join rooms, chat and vanish without a close frame. After
 //! each round the daemon's RSS, open file descriptors, threads and live async tasks are sampled
 //! from /proc and /metrics. At the end, once idle, they must be back near the level of the
-//! first idle sample: the run exits 1 if anything grew.
+//! first idle sample, and the daemon's CPU time over an idle interval (utime + stime from
+//! /proc, with 2,000 files in its share) must not have grown: the run exits 1 if anything grew.
 //!
 //! ```text
 //! cargo build --release --bin peerbox --example soak
@@ -40,6 +41,17 @@ fn env() -> Vec<(&'static str, String)> {
 }
 const WEBRTC_PEERS: usize = 3;
 const WS_CLIENTS: usize = 20;
+/// Small files in the share besides the one downloaded, so the catalog has work to stay idle on.
+const SHARE_FILES: usize = 2_000;
+/// Length of an idle interval whose CPU time is measured.
+const IDLE_SECS: u64 = 3;
+
+/// CPU milliseconds the daemon uses in `IDLE_SECS` with nothing connected.
+async fn idle_cpu_ms(pid: u32) -> u64 {
+    let before = daemon::cpu_secs(pid);
+    tokio::time::sleep(Duration::from_secs(IDLE_SECS)).await;
+    ((daemon::cpu_secs(pid) - before) * 1000.0).round() as u64
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Sample {
@@ -160,6 +172,11 @@ async fn main() {
     let (pid, addr): (u32, SocketAddr) = (d.pid(), d.addr.parse().unwrap());
     let shared: Vec<u8> = (0..8u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(d.share().join("soak.bin"), &shared).unwrap();
+    for i in 0..SHARE_FILES {
+        let dir = d.share().join(format!("many/{:02}", i % 40));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{i}.txt")), i.to_string()).unwrap();
+    }
     let upload: Vec<u8> = (0..2u32 << 20).map(|i| (i * 13 % 241) as u8).collect();
 
     let t0 = Instant::now();
@@ -184,6 +201,8 @@ async fn main() {
     round(0).await;
     settle().await;
     let baseline = sample(pid, addr, t0).await;
+    let idle_before = idle_cpu_ms(pid).await;
+    println!("idle CPU: {idle_before} ms in {IDLE_SECS} s (after warm-up)");
     println!("   secs   rss_KiB  fds  threads  tasks  signal_conns");
     let print = |s: &Sample| {
         println!(
@@ -227,13 +246,17 @@ async fn main() {
         end = sample(pid, addr, t0).await;
     }
     print(&end);
+    let idle_after = idle_cpu_ms(pid).await;
+    println!("idle CPU: {idle_after} ms in {IDLE_SECS} s (after {rounds} rounds)");
     drop(d);
     println!(
         "{rounds} rounds of {WEBRTC_PEERS} WebRTC peers + {WS_CLIENTS} WebSocket clients in {:.0} s",
         t0.elapsed().as_secs_f64()
     );
     let mut grew = false;
-    for (what, now, limit) in checks(&end) {
+    // CPU at rest: twice the first idle interval's, plus 50 ms for timer jitter.
+    let idle = ("idle CPU ms", idle_after, idle_before * 2 + 50);
+    for (what, now, limit) in checks(&end).into_iter().chain([idle]) {
         let ok = now <= limit;
         grew |= !ok;
         println!(

@@ -9,6 +9,16 @@ use std::path::Path;
 /// Atomically replaces `path` with `data`. `mode` applies when the file is created (the
 /// process umask still masks it), so secrets can be born private.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
+    write_atomic_with(path, mode, |w| w.write_all(data))
+}
+
+/// Like [`write_atomic`], with the content written by `fill` (through a buffer), so a large file
+/// never needs to be held in memory whole.
+pub fn write_atomic_with(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mut tmp_name = path.file_name().unwrap_or_default().to_owned();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
@@ -18,7 +28,10 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> 
         .truncate(true)
         .mode(mode)
         .open(&tmp)?;
-    f.write_all(data)?;
+    let mut buf = std::io::BufWriter::with_capacity(64 << 10, &mut f);
+    fill(&mut buf)?;
+    buf.flush()?;
+    drop(buf);
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

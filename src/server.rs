@@ -249,6 +249,7 @@ async fn start_seeder(app: &Arc<App>) -> Option<tokio::sync::oneshot::Receiver<(
     .await
     {
         Ok(catalog) => {
+            app.metrics.register(catalog.stats());
             let _ = app.catalog.set(catalog.clone());
             catalog
         }

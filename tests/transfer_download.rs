@@ -9,6 +9,7 @@ use peerbox::seeder::incoming::IncomingStore;
 use peerbox::seeder::protocol::{Code, FileInfo, Message, MAX_TEXT_BYTES};
 
 struct Setup {
+    id: String,
     _tmp: tempfile::TempDir,
     share: std::path::PathBuf,
     store: IncomingStore,
@@ -25,29 +26,20 @@ fn setup(size: usize) -> Setup {
     let cfg = cfg();
     let mut store = IncomingStore::open(&tmp.path().join("incoming"), &cfg).unwrap();
     let mut peer = Peer::new("phone", &share, &cfg, &mut store);
-    let info = FileInfo {
-        id: "f1".into(),
-        path: "sub/file.bin".into(),
-        size: size as u64,
-        mtime_ms: 0,
-        mime: "application/octet-stream".into(),
-        hash: hash(&data),
-    };
-    let announced = texts(
-        peer.session
-            .set_catalog(1, vec![info])
-            .into_iter()
-            .map(|a| match a {
-                peerbox::seeder::session::Action::SendText(t) => Outgoing::Text(t),
-                other => panic!("{other:?}"),
-            })
-            .collect(),
-    );
-    assert!(matches!(
-        announced.as_slice(),
-        [Message::Catalog { parts: 1, .. }]
-    ));
+    let file = entry(&share, "sub/file.bin");
+    let id = file.id.to_string();
+    peer.session.set_catalog(snapshot(1, [file]));
+    match peer.catalog().as_slice() {
+        [Message::Catalog {
+            version: 1,
+            parts: 1,
+            files,
+            ..
+        }] => assert_eq!(files[0].id, id),
+        other => panic!("{other:?}"),
+    }
     Setup {
+        id,
         _tmp: tmp,
         share,
         store,
@@ -89,7 +81,7 @@ fn download_from_offset_yields_exact_bytes_and_end() {
         &mut s.store,
         Message::Download {
             transfer_id: 9,
-            file_id: "f1".into(),
+            file_id: s.id.clone(),
             offset: 12_345,
         },
     );
@@ -110,7 +102,7 @@ fn download_from_offset_yields_exact_bytes_and_end() {
         &mut s.store,
         Message::Download {
             transfer_id: 10,
-            file_id: "f1".into(),
+            file_id: s.id.clone(),
             offset: 1_000_003,
         },
     );
@@ -141,7 +133,7 @@ fn bad_download_requests_are_refused() {
         &mut s.store,
         Message::Download {
             transfer_id: 2,
-            file_id: "f1".into(),
+            file_id: s.id.clone(),
             offset: 1001,
         },
     );
@@ -152,7 +144,7 @@ fn bad_download_requests_are_refused() {
         &mut s.store,
         Message::Download {
             transfer_id: 3,
-            file_id: "f1".into(),
+            file_id: s.id.clone(),
             offset: 0,
         },
     );
@@ -166,7 +158,7 @@ fn file_truncated_during_download_is_a_clear_error() {
         &mut s.store,
         Message::Download {
             transfer_id: 5,
-            file_id: "f1".into(),
+            file_id: s.id.clone(),
             offset: 0,
         },
     );
@@ -192,7 +184,7 @@ fn file_truncated_during_download_is_a_clear_error() {
         &mut s.store,
         Message::Download {
             transfer_id: 6,
-            file_id: "f1".into(),
+            file_id: s.id.clone(),
             offset: 0,
         },
     );
@@ -207,7 +199,7 @@ fn file_growing_during_download_is_reported_not_cut() {
         &mut s.store,
         Message::Download {
             transfer_id: 4,
-            file_id: "f1".into(),
+            file_id: s.id.clone(),
             offset: 0,
         },
     );
@@ -226,43 +218,44 @@ fn file_growing_during_download_is_reported_not_cut() {
 
 #[test]
 fn large_catalogs_are_split_under_the_message_limit() {
-    let mut session = peerbox::seeder::session::Session::new(4, 200);
-    let files: Vec<FileInfo> = (0..1500)
-        .map(|i| FileInfo {
-            id: format!("id{i}"),
-            path: format!("{}/{i}.txt", "deep/".repeat(60)),
-            size: i,
-            mtime_ms: 1,
-            mime: "text/plain".into(),
-            hash: hash(&i.to_le_bytes()),
+    let entries: Vec<peerbox::watch::Entry> = (0..1500u64)
+        .map(|i| {
+            let stat = peerbox::watch::Stat {
+                size: i,
+                ..Default::default()
+            };
+            let path = format!("{}/{i}.txt", "deep/".repeat(60));
+            peerbox::watch::Entry::new(&path, stat, blake3::hash(&i.to_le_bytes()), "/x".as_ref())
         })
         .collect();
-    let out = session.start(3, files.clone());
+    let want: Vec<FileInfo> = entries.iter().map(FileInfo::from).collect();
+    let mut session = peerbox::seeder::session::Session::new(4, 200);
+    session.set_catalog(snapshot(3, entries));
+    assert_eq!(session.next_catalog(), None, "nothing before hello");
+    session.on_text(r#"{"type":"hello","version":1}"#);
     let mut seen = Vec::new();
-    let mut parts = None;
-    for (i, a) in out.into_iter().enumerate() {
-        let peerbox::seeder::session::Action::SendText(t) = a else {
-            panic!()
-        };
+    let mut count = 0;
+    while let Some(t) = session.next_catalog() {
         assert!(t.len() < MAX_TEXT_BYTES);
         match Message::parse(&t).unwrap() {
-            Message::Hello { version: 1, .. } if i == 0 => {}
             Message::Catalog {
                 version: 3,
                 part,
-                parts: n,
+                parts,
                 files,
             } => {
-                assert_eq!(part as usize, i - 1);
+                assert_eq!(part, count);
                 assert!(files.len() <= 200);
-                parts = Some(n);
+                assert!(parts > 8);
+                count += 1;
+                assert!(part < parts);
                 seen.extend(files);
             }
             other => panic!("{other:?}"),
         }
     }
-    assert!(parts.unwrap() > 8);
-    assert_eq!(seen, files);
+    seen.sort_by_key(|f| f.size);
+    assert_eq!(seen, want);
 }
 
 #[test]
@@ -271,8 +264,13 @@ fn malformed_input_never_panics_and_gets_typed_errors() {
     let mut fresh = peerbox::seeder::session::Session::new(4, 200);
     let r = fresh.on_text(r#"{"type":"download","transfer_id":1,"file_id":"f1","offset":0}"#);
     assert_eq!(r.len(), 1, "hello must come first");
-    let r = fresh.on_text(r#"{"type":"hello","version":2}"#);
-    assert!(format!("{r:?}").contains("unsupported_version"));
+    for bad in [r#"0"#, r#""2""#, r#"-1"#, r#"1.5"#, r#"null"#] {
+        let r = fresh.on_text(&format!(r#"{{"type":"hello","version":{bad}}}"#));
+        assert!(
+            format!("{r:?}").contains("unsupported_version"),
+            "{bad}: {r:?}"
+        );
+    }
     assert_eq!(
         code_of(&s.peer.text(&mut s.store, "{not json")),
         Some(Code::BadMessage)

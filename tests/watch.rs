@@ -66,21 +66,21 @@ impl Running {
 }
 
 fn paths(s: &Snapshot) -> Vec<String> {
-    let mut v: Vec<String> = s.entries.values().map(|e| e.path.clone()).collect();
+    let mut v: Vec<String> = s.entries.values().map(|e| e.path.to_string()).collect();
     v.sort();
     v
 }
 
 fn has(s: &Snapshot, path: &str) -> bool {
-    s.entries.values().any(|e| e.path == path)
+    s.entries.values().any(|e| &*e.path == path)
 }
 
 fn entry<'a>(s: &'a Snapshot, path: &str) -> &'a peerbox::watch::Entry {
-    s.entries.values().find(|e| e.path == path).unwrap()
+    s.entries.values().find(|e| &*e.path == path).unwrap()
 }
 
-fn b3(data: &[u8]) -> String {
-    blake3::hash(data).to_hex().to_string()
+fn b3(data: &[u8]) -> blake3::Hash {
+    blake3::hash(data)
 }
 
 #[tokio::test]
@@ -95,10 +95,13 @@ async fn add_rename_delete_and_change_are_live() {
     let s = w.until("initial file", |s| has(s, "before.txt")).await;
     let e = entry(&s, "before.txt");
     assert_eq!(e.hash, b3(b"present at start"));
-    assert_eq!(e.size, 16);
+    assert_eq!(e.size(), 16);
     assert_eq!(e.mime, "text/plain");
-    assert_eq!(e.id, peerbox::watch::entry_id("before.txt"));
-    assert_eq!(w.catalog.resolve(&e.id).unwrap().path, "before.txt");
+    assert_eq!(e.id.to_string(), peerbox::watch::entry_id("before.txt"));
+    assert_eq!(
+        &*w.catalog.resolve(&e.id.to_string()).unwrap().path,
+        "before.txt"
+    );
 
     std::fs::write(share.join("new.bin"), vec![7u8; 100_000]).unwrap();
     let s = w.until("added file", |s| has(s, "new.bin")).await;
@@ -110,7 +113,7 @@ async fn add_rename_delete_and_change_are_live() {
         .await;
     assert_eq!(entry(&s, "renamed.bin").hash, b3(&[7u8; 100_000]));
 
-    let old_hash = entry(&s, "before.txt").hash.clone();
+    let old_hash = entry(&s, "before.txt").hash;
     std::fs::write(share.join("before.txt"), b"changed after hashing").unwrap();
     let s = w
         .until("new hash", |s| {
@@ -149,7 +152,7 @@ async fn a_growing_file_is_offered_only_once_settled() {
     }
     let s = w.until("settled file", |s| has(s, "video.mp4")).await;
     let e = entry(&s, "video.mp4");
-    assert_eq!(e.size, data.len() as u64);
+    assert_eq!(e.size(), data.len() as u64);
     assert_eq!(e.hash, b3(&data), "the hash is of the final content");
     w.stop().await;
 }
@@ -221,7 +224,7 @@ async fn symlinks_out_of_the_root_are_never_followed() {
     let alias = entry(&s, "alias.txt");
     assert_eq!(alias.hash, b3(b"inside"));
     assert!(
-        alias.real.ends_with("inner/real.txt"),
+        alias.real().ends_with("inner/real.txt"),
         "serves the real path"
     );
 
@@ -319,6 +322,53 @@ async fn ten_thousand_files_in_nested_folders() {
         t0.elapsed()
     );
     assert_eq!(entry(&s, "d42/sub0/f99.txt").hash, b3(b"42-99"));
+    w.stop().await;
+}
+
+/// The default share directory is relative (`./share`): events must still reach the catalog
+/// (inotify names paths as they were watched, so roots are made absolute first).
+#[tokio::test]
+async fn a_relative_share_path_gets_live_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let share = tmp.path().join("share");
+    std::fs::create_dir_all(&share).unwrap();
+    let cwd = std::env::current_dir().unwrap();
+    let up = "../".repeat(cwd.components().count() - 1);
+    let relative = Path::new(&up).join(share.strip_prefix("/").unwrap());
+    assert!(relative.is_relative() && relative.exists());
+    let cfg = WatchConfig {
+        rescan_secs: 0,
+        ..config()
+    };
+    let w = Running::start(&[(&relative, "")], tmp.path(), cfg).await;
+    std::fs::write(share.join("live.txt"), b"live").unwrap();
+    w.until("a file seen through an event", |s| has(s, "live.txt"))
+        .await;
+    w.stop().await;
+}
+
+/// `watch.poll`: no inotify at all (network file systems send no events); rescans find changes.
+#[tokio::test]
+async fn polling_finds_additions_and_removals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let share = tmp.path().join("share");
+    std::fs::create_dir_all(share.join("a")).unwrap();
+    std::fs::write(share.join("a/old.txt"), b"old").unwrap();
+    let cfg = WatchConfig {
+        poll: true,
+        poll_interval_secs: 1,
+        ..config()
+    };
+    let w = Running::start(&[(&share, "")], tmp.path(), cfg).await;
+    w.until("initial", |s| has(s, "a/old.txt")).await;
+    std::fs::write(share.join("a/new.txt"), b"new").unwrap();
+    std::fs::remove_file(share.join("a/old.txt")).unwrap();
+    w.until("both changes, found by polling", |s| {
+        has(s, "a/new.txt") && !has(s, "a/old.txt")
+    })
+    .await;
+    assert_eq!(w.catalog.stats().events(), 0, "no events while polling");
+    assert!(w.catalog.stats().rescans() >= 1);
     w.stop().await;
 }
 

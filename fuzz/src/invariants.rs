@@ -86,16 +86,30 @@ fn check_hash(s: &str) {
     );
 }
 
+fn check_file(f: &peerbox::seeder::protocol::FileInfo) {
+    check_field(&f.id);
+    check_field(&f.path);
+    check_hash(&f.hash);
+}
+
 /// String fields of an accepted message keep the documented limits.
 fn check_limits(m: &Message) {
     let opt = |s: &Option<String>| s.as_deref().map_or((), check_field);
     match m {
         Message::Hello { agent, .. } => opt(agent),
-        Message::Catalog { files, .. } => files.iter().for_each(|f| {
-            check_field(&f.id);
-            check_field(&f.path);
-            check_hash(&f.hash);
-        }),
+        Message::Catalog { files, .. } | Message::CatalogPart { files, .. } => {
+            files.iter().for_each(check_file)
+        }
+        Message::CatalogDelta {
+            added,
+            changed,
+            removed,
+            ..
+        } => {
+            added.iter().chain(changed).for_each(check_file);
+            removed.iter().for_each(|id| check_field(id));
+        }
+        Message::CatalogResend { .. } | Message::CatalogProgress { .. } => {}
         Message::Download { file_id, .. } => check_field(file_id),
         Message::Offer {
             name, hash, folder, ..

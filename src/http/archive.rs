@@ -29,6 +29,7 @@ use zip::write::SimpleFileOptions;
 
 use super::{empty, text, Body};
 use crate::watch::{Catalog, Entry};
+use std::sync::Arc as Shared;
 
 /// Bytes gathered before one body frame.
 const CHUNK: usize = 256 << 10;
@@ -65,14 +66,14 @@ impl Archives {
 }
 
 /// The files of `folder` ('/'-separated, as in the catalog; empty = everything), sorted by path.
-pub fn entries_of(catalog: &Catalog, folder: &str) -> Vec<Entry> {
+pub fn entries_of(catalog: &Catalog, folder: &str) -> Vec<Shared<Entry>> {
     let snap = catalog.snapshot();
     let prefix = if folder.is_empty() {
         String::new()
     } else {
         format!("{folder}/")
     };
-    let mut files: Vec<Entry> = snap
+    let mut files: Vec<Shared<Entry>> = snap
         .entries
         .values()
         .filter(|e| e.path.starts_with(&prefix))
@@ -139,7 +140,7 @@ pub fn serve(
 
 /// Builds the archive on a blocking thread; its bytes (or the error that ended it) go into a
 /// bounded queue that the response body drains.
-fn stream(files: Vec<Entry>, folder: String, base: String, slot: Slot) -> Body {
+fn stream(files: Vec<Shared<Entry>>, folder: String, base: String, slot: Slot) -> Body {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(QUEUE);
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
@@ -160,7 +161,7 @@ fn stream(files: Vec<Entry>, folder: String, base: String, slot: Slot) -> Body {
 /// Writes the zip of `files` (all under `folder`) into `out`, entries named `base/<rest>`.
 pub fn write_zip<W: Write>(
     out: W,
-    files: &[Entry],
+    files: &[Shared<Entry>],
     folder: &str,
     base: &str,
     zip64_at: u64,
@@ -176,11 +177,11 @@ pub fn write_zip<W: Write>(
         let mut options = SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
             .unix_permissions(0o644)
-            .large_file(entry.size >= zip64_at);
-        if let Some(t) = zip_time(entry.mtime_ms) {
+            .large_file(entry.size() >= zip64_at);
+        if let Some(t) = zip_time(entry.mtime_ms()) {
             options = options.last_modified_time(t);
         }
-        let mut file = std::fs::File::open(&entry.real)?;
+        let mut file = std::fs::File::open(entry.real())?;
         if !entry.still_matches(&file.metadata()?) {
             return Err(io::Error::other(format!(
                 "{} changed since it was hashed",
@@ -188,8 +189,8 @@ pub fn write_zip<W: Write>(
             )));
         }
         zip.start_file(name, options).map_err(io::Error::other)?;
-        let copied = io::copy(&mut (&mut file).take(entry.size), &mut zip)?;
-        if copied != entry.size {
+        let copied = io::copy(&mut (&mut file).take(entry.size()), &mut zip)?;
+        if copied != entry.size() {
             return Err(io::Error::other(format!(
                 "{} shrank while it was read",
                 entry.path
@@ -264,20 +265,12 @@ mod tests {
     use super::*;
     use std::io::Cursor;
 
-    fn entry(dir: &std::path::Path, path: &str, data: &[u8]) -> Entry {
+    fn entry(dir: &std::path::Path, path: &str, data: &[u8]) -> Shared<Entry> {
         let real = dir.join(path.replace('/', "_"));
         std::fs::write(&real, data).unwrap();
         let meta = std::fs::metadata(&real).unwrap();
-        Entry {
-            id: crate::watch::entry_id(path),
-            path: path.into(),
-            size: data.len() as u64,
-            mtime_ms: 1_732_300_000_000,
-            mime: "application/octet-stream".into(),
-            hash: blake3::hash(data).to_hex().to_string(),
-            real,
-            stat: crate::watch::Stat::of(&meta),
-        }
+        let stat = crate::watch::Stat::of(&meta);
+        Shared::new(Entry::new(path, stat, blake3::hash(data), &real))
     }
 
     fn read_back(zip: Vec<u8>) -> Vec<(String, Vec<u8>, bool)> {
@@ -330,7 +323,7 @@ mod tests {
     fn a_file_changed_since_hashing_aborts_the_archive() {
         let dir = tempfile::tempdir().unwrap();
         let files = vec![entry(dir.path(), "a/x", b"original")];
-        std::fs::write(&files[0].real, b"edited in place, longer").unwrap();
+        std::fs::write(files[0].real(), b"edited in place, longer").unwrap();
         let err = write_zip(Vec::new(), &files, "a", "a", ZIP64_AT).unwrap_err();
         assert!(
             err.to_string().contains("changed since it was hashed"),

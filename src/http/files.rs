@@ -77,7 +77,7 @@ pub async fn serve(app: &App, req: &Request<Incoming>, path: &str) -> Response<B
     let Some(entry) = entry else {
         return text(StatusCode::NOT_FOUND, "no such file");
     };
-    let real = entry.real.clone();
+    let real = entry.real();
     let opened = tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&real)?;
         let meta = file.metadata()?;
@@ -104,7 +104,7 @@ pub async fn serve(app: &App, req: &Request<Incoming>, path: &str) -> Response<B
         set_common(&mut res, &entry, &etag);
         return res;
     }
-    let size = entry.size;
+    let size = entry.size();
     // If-Range with another validator: the client's partial copy is stale, send it all.
     let if_range_ok = match req.headers().get(header::IF_RANGE) {
         None => true,
@@ -168,7 +168,8 @@ pub fn catalog(app: &App, req: &Request<Incoming>) -> Response<Body> {
         *res.status_mut() = StatusCode::NOT_MODIFIED;
         res
     } else {
-        let files: Vec<&Entry> = snap.entries.values().collect();
+        let files: Vec<crate::seeder::protocol::FileInfo> =
+            snap.entries.values().map(|e| (&**e).into()).collect();
         let body = serde_json::json!({"version": snap.version, "files": files}).to_string();
         let mut res = Response::new(super::full(body));
         res.headers_mut().insert(
@@ -190,7 +191,7 @@ fn set_common(res: &mut Response<Body>, entry: &Entry, etag: &str) {
     h.insert(header::ETAG, HeaderValue::from_str(etag).expect("hex etag"));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if let Ok(mime) = HeaderValue::from_str(&entry.mime) {
+    if let Ok(mime) = HeaderValue::from_str(entry.mime) {
         h.insert(header::CONTENT_TYPE, mime);
     }
     let name = entry.path.rsplit('/').next().unwrap_or("file");

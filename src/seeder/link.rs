@@ -1,21 +1,24 @@
 //! One task per connected browser: feeds its DataChannel messages to a [`Session`], carries out
 //! the actions on a blocking thread (disk), and streams downloads under flow control: frames are
 //! written while the channel's buffered amount is under the high-water mark, then the task
-//! waits for the transport's buffered-amount-low event. A transfer that makes no progress for
+//! waits for the transport's buffered-amount-low event. Catalog messages are built one at a
+//! time when the channel has room (alternating with download frames), from the catalog
+//! snapshot the link follows. A transfer that makes no progress for
 //! `seeder.stall_timeout_secs` is failed and reported on the channel, never left hanging.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::edge::{Edge, Outgoing, Resolver};
 use super::incoming::IncomingStore;
 use super::peer::{ChannelId, Peers, Received, Sent};
-use super::protocol::{Code, FileInfo, Message};
+use super::protocol::{Code, Message};
 use super::session::{Action, Session};
 use super::SeederConfig;
+use crate::watch::Snapshot;
 
 /// Frames produced per pump: about the high-water mark's worth.
 const PUMP_FRAMES: usize = 4;
@@ -25,7 +28,6 @@ pub enum LinkInput {
     Text(Received),
     Binary(Received),
     BufferedLow,
-    Catalog(u64, Vec<FileInfo>),
     Closed,
 }
 
@@ -54,7 +56,7 @@ enum Step {
 impl Link {
     pub async fn run(
         self,
-        catalog: (u64, Vec<FileInfo>),
+        mut catalog: watch::Receiver<Arc<Snapshot>>,
         mut rx: mpsc::UnboundedReceiver<LinkInput>,
     ) {
         let mut state = Some(State {
@@ -72,16 +74,11 @@ impl Link {
         let mut pending: VecDeque<Outgoing> = VecDeque::new();
         let mut waiting = false;
         let mut last_progress = Instant::now();
-        let start = state
-            .as_mut()
-            .map(|s| s.session.start(catalog.0, catalog.1))
-            .unwrap_or_default();
-        if !self
-            .step(&mut state, Step::Actions(start), &mut pending)
-            .await
-        {
-            return;
+        if let Some(s) = state.as_mut() {
+            s.session.set_catalog(catalog.borrow_and_update().clone());
         }
+        // Catalog messages and download frames take turns while both have something to send.
+        let mut catalog_turn = true;
         loop {
             // Put out what is queued, as far as the channel's buffer allows.
             while !waiting {
@@ -117,6 +114,14 @@ impl Link {
             }
             let sending = state.as_ref().is_some_and(|s| s.edge.sending());
             let receiving = state.as_ref().is_some_and(|s| s.edge.receiving());
+            if !waiting && pending.is_empty() && (catalog_turn || !sending) {
+                if let Some(text) = state.as_mut().and_then(|s| s.session.next_catalog()) {
+                    pending.push_back(Outgoing::Text(text));
+                    catalog_turn = false;
+                    continue;
+                }
+            }
+            catalog_turn = true;
             let input = if !waiting && pending.is_empty() && sending {
                 // Keep streaming, but let queued input (cancel, acks) in first.
                 match rx.try_recv() {
@@ -135,6 +140,12 @@ impl Link {
                 let timer = tokio::time::sleep_until((last_progress + stall).into());
                 tokio::select! {
                     input = rx.recv() => input,
+                    Ok(()) = catalog.changed() => {
+                        if let Some(s) = state.as_mut() {
+                            s.session.set_catalog(catalog.borrow_and_update().clone());
+                        }
+                        continue;
+                    }
                     () = timer, if busy => {
                         tracing::warn!(remote = %self.remote, secs = stall.as_secs(),
                             "transfer stalled: no progress; closing the connection");
@@ -163,14 +174,6 @@ impl Link {
                 Some(LinkInput::Binary(b)) => {
                     last_progress = Instant::now();
                     self.step(&mut state, Step::Binary(b), &mut pending).await
-                }
-                Some(LinkInput::Catalog(version, files)) => {
-                    let acts = state
-                        .as_mut()
-                        .map(|s| s.session.set_catalog(version, files))
-                        .unwrap_or_default();
-                    self.step(&mut state, Step::Actions(acts), &mut pending)
-                        .await
                 }
             };
             if !ok {

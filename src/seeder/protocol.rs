@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Version carried in `hello`; a peer speaking another major version is refused.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The highest transfer-protocol version this side speaks (carried in `hello`). A peer that
+/// speaks version N speaks every version 1..=N; a session speaks the lower of both sides'.
+pub const PROTOCOL_VERSION: u32 = 2;
 /// Longest control message accepted; a catalog part is built to stay below it.
 pub const MAX_TEXT_BYTES: usize = 65536;
 /// Longest string field (names, ids, messages) in bytes.
@@ -51,12 +52,46 @@ pub struct FileInfo {
     pub hash: String,
 }
 
+impl From<&crate::watch::Entry> for FileInfo {
+    fn from(e: &crate::watch::Entry) -> FileInfo {
+        FileInfo {
+            id: e.id.hex().as_str().to_owned(),
+            path: e.path.to_string(),
+            size: e.size(),
+            mtime_ms: e.mtime_ms(),
+            mime: e.mime.to_owned(),
+            hash: e.hash.to_hex().to_string(),
+        }
+    }
+}
+
+impl FileInfo {
+    /// Bytes of this file's JSON in a message (plus its separating comma).
+    pub fn wire_len(&self) -> usize {
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0 += b.len();
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut c = Count(1);
+        let _ = serde_json::to_writer(&mut c, self);
+        c.0
+    }
+}
+
 /// Every control message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Message {
-    /// First message of each side.
+    /// First message of each side. `version` is the highest version the sender speaks; 0 (or
+    /// anything that is not a whole number) is never supported.
     Hello {
+        #[serde(deserialize_with = "lenient_version")]
         version: u32,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         agent: Option<String>,
@@ -69,6 +104,33 @@ pub enum Message {
         parts: u32,
         files: Vec<FileInfo>,
     },
+    /// Version 2: one part of a full catalog of `version` holding `total` files. Part 0 starts a
+    /// new list (whatever the receiver had is replaced once the part with `last` arrived).
+    CatalogPart {
+        version: u64,
+        part: u32,
+        total: u64,
+        last: bool,
+        files: Vec<FileInfo>,
+    },
+    /// Version 2: the catalog changed from version `from` to `version`. A large change comes in
+    /// several messages with the same `from` and `version`; the receiver is at `version` once
+    /// the one with `last` arrived. A `from` other than the receiver's version is a gap: it asks
+    /// for `catalog_resend`.
+    CatalogDelta {
+        from: u64,
+        version: u64,
+        added: Vec<FileInfo>,
+        changed: Vec<FileInfo>,
+        removed: Vec<String>,
+        last: bool,
+    },
+    /// Version 2, receiver -> sender: send the full catalog again (`version` is what the
+    /// receiver holds, 0 for nothing).
+    CatalogResend { version: u64 },
+    /// Version 2: of the `files` found in the shared folders, `hashed` are hashed and offered;
+    /// sent while that differs (the first hashing of a large share) and once when they meet.
+    CatalogProgress { hashed: u64, files: u64 },
     /// Ask the peer to send file `file_id` from byte `offset`.
     Download {
         transfer_id: u32,
@@ -127,6 +189,20 @@ fn canceled() -> Code {
     Code::Canceled
 }
 
+/// `hello.version` as a number: a whole number (saturated to `u32::MAX`), else 0, which is
+/// refused with `unsupported_version` rather than as a malformed message.
+fn lenient_version<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.as_u64()
+        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
+}
+
+/// The version two sides speak once each has said its highest in `hello`; `None` when the
+/// peer's is 0 (it speaks no version we know).
+pub fn negotiate(peer: u32) -> Option<u32> {
+    (peer > 0).then(|| peer.min(PROTOCOL_VERSION))
+}
+
 /// Why a text message was not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -160,11 +236,18 @@ impl Message {
     fn check(&self) -> Result<(), ParseError> {
         match self {
             Message::Hello { agent, .. } => opt_field(agent, "agent"),
-            Message::Catalog { files, .. } => files.iter().try_for_each(|f| {
-                field(&f.id, "id")?;
-                field(&f.path, "path")?;
-                hash_field(&f.hash, "hash")
-            }),
+            Message::Catalog { files, .. } | Message::CatalogPart { files, .. } => {
+                files.iter().try_for_each(check_file)
+            }
+            Message::CatalogDelta {
+                added,
+                changed,
+                removed,
+                ..
+            } => {
+                added.iter().chain(changed).try_for_each(check_file)?;
+                removed.iter().try_for_each(|id| field(id, "removed"))
+            }
             Message::Download { file_id, .. } => field(file_id, "file_id"),
             Message::Offer {
                 name, hash, folder, ..
@@ -181,6 +264,12 @@ impl Message {
             _ => Ok(()),
         }
     }
+}
+
+fn check_file(f: &FileInfo) -> Result<(), ParseError> {
+    field(&f.id, "id")?;
+    field(&f.path, "path")?;
+    hash_field(&f.hash, "hash")
 }
 
 fn field(s: &str, name: &'static str) -> Result<(), ParseError> {
@@ -206,14 +295,17 @@ pub fn parse_hash(s: &str) -> Option<blake3::Hash> {
     blake3::Hash::from_hex(s).ok()
 }
 
+/// Bytes of files one catalog message may carry: the limit less room for the other fields.
+pub const PART_BUDGET: usize = MAX_TEXT_BYTES - 256;
+
 /// A full catalog snapshot as `catalog` messages: at most `per_message` files each and every
 /// message under [`MAX_TEXT_BYTES`]. An empty catalog is one empty part.
 pub fn catalog_messages(version: u64, files: &[FileInfo], per_message: usize) -> Vec<Message> {
-    let budget = MAX_TEXT_BYTES - 256;
+    let budget = PART_BUDGET;
     let mut parts: Vec<Vec<FileInfo>> = vec![Vec::new()];
     let mut bytes = 0;
     for f in files {
-        let len = serde_json::to_string(f).map_or(budget, |s| s.len() + 1);
+        let len = f.wire_len();
         let cur = parts.last_mut().expect("never empty");
         if !cur.is_empty() && (cur.len() >= per_message.max(1) || bytes + len > budget) {
             parts.push(Vec::new());
@@ -258,6 +350,14 @@ mod tests {
             format!(
                 r#"{{"type":"catalog","version":3,"part":0,"parts":1,"files":[{{"id":"f1","path":"a/b.txt","size":5,"mtime_ms":1,"mime":"text/plain","hash":"{H}"}}]}}"#
             ),
+            format!(
+                r#"{{"type":"catalog_part","version":3,"part":0,"total":1,"last":true,"files":[{{"id":"f1","path":"a/b.txt","size":5,"mtime_ms":1,"mime":"text/plain","hash":"{H}"}}]}}"#
+            ),
+            format!(
+                r#"{{"type":"catalog_delta","from":3,"version":4,"added":[{{"id":"f2","path":"c.txt","size":5,"mtime_ms":1,"mime":"text/plain","hash":"{H}"}}],"changed":[],"removed":["f1"],"last":true}}"#
+            ),
+            r#"{"type":"catalog_resend","version":3}"#.into(),
+            r#"{"type":"catalog_progress","hashed":5000,"files":100000}"#.into(),
             r#"{"type":"download","transfer_id":1,"file_id":"f1","offset":0}"#.into(),
             format!(
                 r#"{{"type":"offer","transfer_id":2,"name":"x.bin","size":9,"hash":"{H}","folder":"pics"}}"#

@@ -18,7 +18,7 @@ use super::protocol::FileInfo;
 use super::signaling::{Client, SignalEvent};
 use super::SeederConfig;
 use crate::signal::protocol::Signal;
-use crate::watch::{Catalog, Snapshot};
+use crate::watch::Catalog;
 
 /// The label of the one DataChannel a browser opens to the seeder (text + binary frames).
 pub const CHANNEL_LABEL: &str = "peerbox";
@@ -81,8 +81,8 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
     let resolve: Resolver = Arc::new(move |f: &FileInfo| {
         catalog
             .resolve(&f.id)
-            .filter(|e| e.hash == f.hash)
-            .map(|e| e.real)
+            .filter(|e| e.hash.to_hex().as_str() == f.hash)
+            .map(|e| e.real())
     });
     let store = Arc::new(Mutex::new(store));
     let hub = Hub {
@@ -117,22 +117,6 @@ fn loopback(listen: SocketAddr) -> SocketAddr {
     }
 }
 
-fn files(snapshot: &Snapshot) -> (u64, Vec<FileInfo>) {
-    let files = snapshot
-        .entries
-        .values()
-        .map(|e| FileInfo {
-            id: e.id.clone(),
-            path: e.path.clone(),
-            size: e.size,
-            mtime_ms: e.mtime_ms,
-            mime: e.mime.clone(),
-            hash: e.hash.clone(),
-        })
-        .collect();
-    (snapshot.version, files)
-}
-
 struct Hub {
     peers: Peers,
     store: Arc<Mutex<IncomingStore>>,
@@ -152,19 +136,12 @@ impl Hub {
         catalog: Catalog,
         shutdown: CancellationToken,
     ) {
-        let mut snapshots = catalog.subscribe();
         let mut cleanup = tokio::time::interval(CLEANUP_EVERY);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 Some(ev) = signals.recv() => self.on_signal(ev).await,
                 Some(ev) = peer_events.recv() => self.on_peer(ev, &catalog),
-                Ok(()) = snapshots.changed() => {
-                    let (version, list) = files(&snapshots.borrow_and_update());
-                    for link in self.links.values() {
-                        let _ = link.send(LinkInput::Catalog(version, list.clone()));
-                    }
-                }
                 _ = cleanup.tick() => {
                     let store = self.store.clone();
                     tokio::task::spawn_blocking(move || {
@@ -239,7 +216,7 @@ impl Hub {
                     resolve: self.resolve.clone(),
                     config: self.config.clone(),
                 };
-                self.tasks.spawn(link.run(files(&catalog.snapshot()), rx));
+                self.tasks.spawn(link.run(catalog.subscribe(), rx));
             }
             PeerEvent::ChannelOpen { remote, label, .. } => {
                 tracing::debug!(%remote, %label, "ignoring a DataChannel with an unknown label");

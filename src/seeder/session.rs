@@ -1,12 +1,16 @@
 //! The sans-IO transfer state machine for one remote peer, in the seeder's role: it receives
 //! uploads and serves downloads. Text and binary messages go in, [`Action`]s come out; the
 //! caller ([`super::edge`]) does the disk work and reports back through the `upload_*` and
-//! `download_*` methods.
+//! `download_*` methods. Catalog messages are pulled with [`Session::next_catalog`] whenever
+//! the channel has room ([`super::catalog`]).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
+use super::catalog::Announcer;
 use super::frame;
-use super::protocol::{catalog_messages, truncated, Code, FileInfo, Message, PROTOCOL_VERSION};
+use super::protocol::{negotiate, truncated, Code, FileInfo, Message};
+use crate::watch::Snapshot;
 
 /// What the caller must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,9 +63,9 @@ const RECENT_ENDED: usize = 64;
 /// Per-peer protocol state.
 pub struct Session {
     max_transfers: usize,
-    files_per_message: usize,
-    hello: bool,
-    catalog: HashMap<String, FileInfo>,
+    /// The version agreed on once the peer's `hello` arrived; nothing is sent before it.
+    version: Option<u32>,
+    catalog: Announcer,
     uploads: HashMap<u32, Upload>,
     downloads: HashMap<u32, FileInfo>,
     ended: VecDeque<u32>,
@@ -92,32 +96,29 @@ impl Session {
     pub fn new(max_transfers_per_peer: usize, catalog_files_per_message: usize) -> Self {
         Self {
             max_transfers: max_transfers_per_peer,
-            files_per_message: catalog_files_per_message.max(1),
-            hello: false,
-            catalog: HashMap::new(),
+            version: None,
+            catalog: Announcer::new(catalog_files_per_message, Arc::default()),
             uploads: HashMap::new(),
             downloads: HashMap::new(),
             ended: VecDeque::new(),
         }
     }
 
-    /// The first messages on a new channel: our hello and the catalog.
-    pub fn start(&mut self, version: u64, files: Vec<FileInfo>) -> Vec<Action> {
-        let hello = Message::Hello {
-            version: PROTOCOL_VERSION,
-            agent: Some(concat!("peerbox/", env!("CARGO_PKG_VERSION")).into()),
-        };
-        let mut out = vec![text(hello)];
-        out.extend(self.set_catalog(version, files));
-        out
+    /// The version this session speaks, once the peer said `hello`.
+    pub fn version(&self) -> Option<u32> {
+        self.version
     }
 
-    /// Replaces the catalog and announces it as a full snapshot in parts, each under the
-    /// message-size limit and at most `catalog_files_per_message` files.
-    pub fn set_catalog(&mut self, version: u64, files: Vec<FileInfo>) -> Vec<Action> {
-        let out = catalog_messages(version, &files, self.files_per_message);
-        self.catalog = files.into_iter().map(|f| (f.id.clone(), f)).collect();
-        out.into_iter().map(text).collect()
+    /// The newest catalog: downloads are looked up in it, and it is announced (in parts, each
+    /// under the message-size limit and at most `catalog_files_per_message` files) through
+    /// [`Session::next_catalog`] once the peer said `hello`.
+    pub fn set_catalog(&mut self, snapshot: Arc<Snapshot>) {
+        self.catalog.update(snapshot);
+    }
+
+    /// The next catalog message to send, built now; call it whenever the channel has room.
+    pub fn next_catalog(&mut self) -> Option<String> {
+        self.catalog.next_message().map(|m| m.to_text())
     }
 
     fn active(&self) -> usize {
@@ -141,7 +142,7 @@ impl Session {
             Ok(m) => m,
             Err(e) => return vec![error(Code::BadMessage, None, e.to_string())],
         };
-        if !self.hello && !matches!(msg, Message::Hello { .. }) {
+        if self.version.is_none() && !matches!(msg, Message::Hello { .. }) {
             return vec![error(
                 Code::ProtocolViolation,
                 None,
@@ -150,14 +151,28 @@ impl Session {
         }
         match msg {
             Message::Hello { version, .. } => {
-                if version != PROTOCOL_VERSION {
+                if self.version.is_some() {
+                    return vec![]; // a repeated hello changes nothing
+                }
+                let Some(agreed) = negotiate(version) else {
                     return vec![error(
                         Code::UnsupportedVersion,
                         None,
-                        format!("this peer speaks version {PROTOCOL_VERSION}"),
+                        format!(
+                            "this peer speaks versions 1 to {}",
+                            super::protocol::PROTOCOL_VERSION
+                        ),
                     )];
-                }
-                self.hello = true;
+                };
+                self.version = Some(agreed);
+                self.catalog.start(agreed);
+                vec![text(Message::Hello {
+                    version: agreed,
+                    agent: Some(concat!("peerbox/", env!("CARGO_PKG_VERSION")).into()),
+                })]
+            }
+            Message::CatalogResend { .. } => {
+                self.catalog.resend();
                 vec![]
             }
             Message::Offer {
@@ -193,7 +208,12 @@ impl Session {
                 if let Some(code) = self.admit(transfer_id) {
                     return vec![refuse(transfer_id, code)];
                 }
-                let Some(file) = self.catalog.get(&file_id).cloned() else {
+                let Some(file) = self
+                    .catalog
+                    .latest()
+                    .get(&file_id)
+                    .map(|e| FileInfo::from(&**e))
+                else {
                     return vec![refuse(transfer_id, Code::NotFound)];
                 };
                 if offset > file.size {
@@ -226,6 +246,9 @@ impl Session {
             Message::Progress { .. }
             | Message::Error { .. }
             | Message::Catalog { .. }
+            | Message::CatalogPart { .. }
+            | Message::CatalogDelta { .. }
+            | Message::CatalogProgress { .. }
             | Message::Accept { .. }
             | Message::Refuse { .. } => vec![],
         }
@@ -429,8 +452,24 @@ mod tests {
 
     fn session() -> Session {
         let mut s = Session::new(2, 10);
-        assert!(s.on_text(r#"{"type":"hello","version":1}"#).is_empty());
+        assert_eq!(s.on_text(r#"{"type":"hello","version":1}"#).len(), 1);
         s
+    }
+
+    #[test]
+    fn hello_negotiates_the_lower_version_and_only_then_sends() {
+        for (peer, agreed) in [(1, 1), (2, 2), (7, 2), (u32::MAX, 2)] {
+            let mut s = Session::new(2, 10);
+            s.set_catalog(Arc::default());
+            assert_eq!(s.next_catalog(), None, "nothing before hello");
+            let out = s.on_text(&format!(r#"{{"type":"hello","version":{peer}}}"#));
+            let first = Message::parse(&codes(&out)[0]).unwrap();
+            assert!(
+                matches!(first, Message::Hello { version, .. } if version == agreed),
+                "{peer}: {first:?}"
+            );
+            assert_eq!(s.version(), Some(agreed));
+        }
     }
 
     #[test]

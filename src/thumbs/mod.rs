@@ -77,7 +77,7 @@ impl Thumbs {
         if entry.mime != "image/jpeg" {
             return skip("only JPEG images get thumbnails".into());
         }
-        if entry.size > c.max_source_bytes {
+        if entry.size() > c.max_source_bytes {
             return skip("the image is too large for a thumbnail".into());
         }
         let key = format!("{}-{}", entry.hash, c.size);
@@ -150,14 +150,14 @@ fn outcome(c: Cached) -> Outcome {
 
 /// The source's bytes, if it is still the version the catalog hashed.
 fn read_source(entry: &Entry) -> Result<Vec<u8>, String> {
-    let mut file = std::fs::File::open(&entry.real).map_err(|e| e.to_string())?;
+    let mut file = std::fs::File::open(entry.real()).map_err(|e| e.to_string())?;
     let meta = file.metadata().map_err(|e| e.to_string())?;
     if !entry.still_matches(&meta) {
         return Err("changed since it was hashed".into());
     }
-    let mut bytes = Vec::with_capacity(entry.size as usize);
+    let mut bytes = Vec::with_capacity(entry.size() as usize);
     file.by_ref()
-        .take(entry.size)
+        .take(entry.size())
         .read_to_end(&mut bytes)
         .map_err(|e| e.to_string())?;
     Ok(bytes)

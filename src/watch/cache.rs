@@ -1,107 +1,158 @@
 //! Hashes survive restarts: a JSON file in the state directory maps (path, size, mtime, inode)
 //! to a BLAKE3 hash, so unchanged files are never read again. Written as temp file + fsync +
 //! rename, so a crash leaves the old cache or the new one, never a torn one.
+//!
+//! The cache is the catalog itself: it is written from a snapshot of the offered files (cheap to
+//! take, streamed to disk on a blocking thread) and read back only at start-up, so its records
+//! are not held in memory a second time while the daemon runs. Reading borrows the paths from
+//! the file's bytes, and both are dropped once the initial scan has looked its files up.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::ser::{SerializeSeq, SerializeStruct};
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::scan::Stat;
+use super::Files;
 
 const FILE_NAME: &str = "hash-cache.json";
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-struct Key {
-    path: String,
+#[derive(Deserialize)]
+struct Record<'a> {
+    #[serde(borrow)]
+    path: Cow<'a, str>,
     size: u64,
     mtime_ns: u64,
     ino: u64,
+    #[serde(borrow)]
+    hash: Cow<'a, str>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Record {
-    #[serde(flatten)]
-    key: Key,
-    hash: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct Stored {
+#[derive(Deserialize)]
+struct Stored<'a> {
     version: u32,
-    entries: Vec<Record>,
+    #[serde(borrow)]
+    entries: Vec<Record<'a>>,
 }
 
-pub struct HashCache {
-    file: PathBuf,
-    map: HashMap<Key, String>,
-    dirty: bool,
+/// The cache as read at start-up: display path -> (size, mtime_ns, ino) and hash, borrowing
+/// the file's bytes.
+pub struct Loaded<'a>(HashMap<Cow<'a, str>, (Key, blake3::Hash)>);
+
+/// What a cached hash was computed at: size, mtime_ns, inode.
+type Key = (u64, u64, u64);
+
+pub fn file(state_dir: &Path) -> PathBuf {
+    state_dir.join(FILE_NAME)
 }
 
-fn key(path: &str, stat: &Stat) -> Key {
-    Key {
-        path: path.to_owned(),
-        size: stat.size,
-        mtime_ns: stat.mtime_ns,
-        ino: stat.ino,
+/// The cache file's bytes; none when it is missing or unreadable (it is only a cache).
+pub fn read(state_dir: &Path) -> Vec<u8> {
+    std::fs::read(file(state_dir)).unwrap_or_default()
+}
+
+/// Parses what [`read`] returned; an unreadable cache is empty.
+pub fn parse(data: &[u8]) -> Loaded<'_> {
+    if data.is_empty() {
+        return Loaded(HashMap::new());
     }
-}
-
-impl HashCache {
-    /// Loads the cache; a missing or unreadable one starts empty (it is only a cache).
-    pub fn load(state_dir: &Path) -> Self {
-        let file = state_dir.join(FILE_NAME);
-        let map = std::fs::read(&file)
-            .ok()
-            .and_then(|data| match serde_json::from_slice::<Stored>(&data) {
-                Ok(s) if s.version == 1 => Some(s),
-                Ok(_) => None,
-                Err(e) => {
-                    tracing::warn!(file = %file.display(), error = %e, "hash cache unreadable; starting empty");
-                    None
-                }
+    let map = match serde_json::from_slice::<Stored>(data) {
+        Ok(s) if s.version == 1 => s
+            .entries
+            .into_iter()
+            .filter_map(|r| {
+                let hash = blake3::Hash::from_hex(&*r.hash).ok()?;
+                Some((r.path, ((r.size, r.mtime_ns, r.ino), hash)))
             })
-            .map(|s| s.entries.into_iter().map(|r| (r.key, r.hash)).collect())
-            .unwrap_or_default();
-        HashCache {
-            file,
-            map,
-            dirty: false,
+            .collect(),
+        Ok(_) => HashMap::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "hash cache unreadable; starting empty");
+            HashMap::new()
         }
-    }
+    };
+    Loaded(map)
+}
 
-    pub fn get(&self, path: &str, stat: &Stat) -> Option<&str> {
-        self.map.get(&key(path, stat)).map(String::as_str)
+impl Loaded<'_> {
+    /// The cached hash of `path` when the file still has the stat it was hashed at.
+    pub fn get(&self, path: &str, stat: &Stat) -> Option<blake3::Hash> {
+        let (key, hash) = self.0.get(path)?;
+        (*key == (stat.size, stat.mtime_ns, stat.ino)).then_some(*hash)
     }
+}
 
-    pub fn put(&mut self, path: &str, stat: &Stat, hash: String) {
-        self.map.insert(key(path, stat), hash);
-        self.dirty = true;
+/// Writes every offered file's hash (blocking: run it off the async threads).
+pub fn save(state_dir: &Path, files: &Files) -> std::io::Result<()> {
+    // 0o666 as `File::create` uses: the umask decides, as for any other file.
+    crate::durable::write_atomic_with(&file(state_dir), 0o666, |w| {
+        serde_json::to_writer(w, &Out(files)).map_err(std::io::Error::other)
+    })
+}
+
+struct Out<'a>(&'a Files);
+struct Entries<'a>(&'a Files);
+
+impl Serialize for Out<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Stored", 2)?;
+        st.serialize_field("version", &1u32)?;
+        st.serialize_field("entries", &Entries(self.0))?;
+        st.end()
     }
+}
 
-    pub fn is_dirty(&self) -> bool {
-        self.dirty
+impl Serialize for Entries<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Rec<'a> {
+            path: &'a str,
+            size: u64,
+            mtime_ns: u64,
+            ino: u64,
+            hash: &'a str,
+        }
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for e in self.0.values() {
+            let hex = e.hash.to_hex();
+            seq.serialize_element(&Rec {
+                path: &e.path,
+                size: e.stat.size,
+                mtime_ns: e.stat.mtime_ns,
+                ino: e.stat.ino,
+                hash: hex.as_str(),
+            })?;
+        }
+        seq.end()
     }
+}
 
-    /// Keeps only entries for which `keep(path, size, mtime_ns, ino)` holds, then writes.
-    pub fn save(&mut self, keep: impl Fn(&str, u64, u64, u64) -> bool) -> std::io::Result<()> {
-        self.map
-            .retain(|k, _| keep(&k.path, k.size, k.mtime_ns, k.ino));
-        let stored = Stored {
-            version: 1,
-            entries: self
-                .map
-                .iter()
-                .map(|(k, h)| Record {
-                    key: k.clone(),
-                    hash: h.clone(),
-                })
-                .collect(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::watch::{Entry, Snapshot};
+
+    #[test]
+    fn saved_entries_load_back_and_match_only_the_same_stat() {
+        let dir = tempfile::tempdir().unwrap();
+        let stat = Stat {
+            size: 3,
+            mtime_ns: 7,
+            ino: 9,
+            dev: 1,
         };
-        let data = serde_json::to_vec(&stored)?;
-        // 0o666 as `File::create` uses: the umask decides, as for any other file.
-        crate::durable::write_atomic(&self.file, &data, 0o666)?;
-        self.dirty = false;
-        Ok(())
+        let e = Entry::new("a/b.txt", stat, blake3::hash(b"abc"), Path::new("/x"));
+        save(dir.path(), &Snapshot::of(1, [e]).entries).unwrap();
+        let bytes = read(dir.path());
+        let loaded = parse(&bytes);
+        assert_eq!(loaded.get("a/b.txt", &stat), Some(blake3::hash(b"abc")));
+        let other = Stat {
+            mtime_ns: 8,
+            ..stat
+        };
+        assert_eq!(loaded.get("a/b.txt", &other), None);
+        assert_eq!(loaded.get("a/c.txt", &stat), None);
     }
 }

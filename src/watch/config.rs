@@ -44,7 +44,7 @@ impl Default for WatchConfig {
             rescan_secs: 600,
             poll: false,
             poll_interval_secs: 10,
-            max_files: 100_000,
+            max_files: 250_000,
         }
     }
 }

@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use super::ignore::Ignore;
+use super::inotify::Watcher;
 
 /// What identifies one version of a file's content without reading it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Stat {
     pub size: u64,
     pub mtime_ns: u64,
@@ -46,10 +47,18 @@ pub struct RootDir {
     pub canon: PathBuf,
 }
 
+/// An offerable file: its path relative to the root, a symlink's real target (`None` for a
+/// plain file, served from the root), its stat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub rel: String,
+    pub link: Option<PathBuf>,
+    pub stat: Stat,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Probe {
-    /// An offerable file: relative path, the real path to serve, its stat.
-    File(String, PathBuf, Stat),
+    File(Found),
     Dir,
     /// Missing, ignored, not UTF-8, special, or a symlink out of the root.
     Nothing,
@@ -76,7 +85,12 @@ pub fn probe(root: &RootDir, abs: &Path, ignore: &Ignore) -> Probe {
         return Probe::Dir;
     }
     if lmeta.is_file() {
-        return Probe::File(rel, abs.to_owned(), Stat::of(&lmeta));
+        let stat = Stat::of(&lmeta);
+        return Probe::File(Found {
+            rel,
+            link: None,
+            stat,
+        });
     }
     if lmeta.file_type().is_symlink() {
         let Ok(real) = std::fs::canonicalize(abs) else {
@@ -89,7 +103,12 @@ pub fn probe(root: &RootDir, abs: &Path, ignore: &Ignore) -> Probe {
         }
         if let Ok(meta) = std::fs::metadata(&real) {
             if meta.is_file() {
-                return Probe::File(rel, real, Stat::of(&meta));
+                let stat = Stat::of(&meta);
+                return Probe::File(Found {
+                    rel,
+                    link: Some(real),
+                    stat,
+                });
             }
         }
     }
@@ -97,22 +116,26 @@ pub fn probe(root: &RootDir, abs: &Path, ignore: &Ignore) -> Probe {
 }
 
 /// Every offerable file below `start` (a directory under the root), up to `limit` files.
+/// `on_dir` is called with each directory before it is read (the watcher adds its watch there,
+/// so nothing created during the walk is missed).
 pub fn walk(
     root: &RootDir,
     start: &Path,
     ignore: &Ignore,
     limit: usize,
-) -> Vec<(String, PathBuf, Stat)> {
+    on_dir: &mut dyn FnMut(&Path),
+) -> Vec<Found> {
     let mut out = Vec::new();
     let mut stack = vec![start.to_owned()];
     while let Some(dir) = stack.pop() {
+        on_dir(&dir);
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for entry in entries.flatten() {
             let path = entry.path();
             match probe(root, &path, ignore) {
-                Probe::File(rel, real, stat) => {
+                Probe::File(found) => {
                     if out.len() >= limit {
                         tracing::warn!(
                             limit,
@@ -120,7 +143,7 @@ pub fn walk(
                         );
                         return out;
                     }
-                    out.push((rel, real, stat));
+                    out.push(found);
                 }
                 Probe::Dir => {
                     // probe() reports Dir only for real directories, never symlinked ones.
@@ -133,8 +156,47 @@ pub fn walk(
     out
 }
 
+/// Walks the roots (on a blocking thread), watching each directory on the way when events work.
+#[derive(Clone)]
+pub struct Walker {
+    pub dirs: Vec<RootDir>,
+    pub ignore: Ignore,
+    pub limit: usize,
+    pub watcher: Option<Watcher>,
+}
+
+impl Walker {
+    /// Every offerable file under `abs` (a directory of root `idx`).
+    pub fn walk(&self, idx: usize, abs: &Path) -> Vec<Found> {
+        let root = &self.dirs[idx];
+        walk(root, abs, &self.ignore, self.limit, &mut |d| {
+            if let Some(w) = &self.watcher {
+                w.add(idx, root, d);
+            }
+        })
+    }
+
+    /// Every root, whole.
+    pub fn all(&self) -> Vec<Vec<Found>> {
+        (0..self.dirs.len())
+            .map(|i| self.walk(i, &self.dirs[i].dir))
+            .collect()
+    }
+
+    /// What `rel` of root `idx` is now, and the files below it when it is a directory.
+    pub fn look(&self, idx: usize, rel: &str) -> (Probe, Vec<Found>) {
+        let abs = self.dirs[idx].dir.join(rel);
+        let probe = probe(&self.dirs[idx], &abs, &self.ignore);
+        let below = match probe {
+            Probe::Dir => self.walk(idx, &abs),
+            _ => Vec::new(),
+        };
+        (probe, below)
+    }
+}
+
 /// '/'-separated UTF-8 relative path; `None` for names that are not UTF-8.
-fn rel_string(rel: &Path) -> Option<String> {
+pub fn rel_string(rel: &Path) -> Option<String> {
     let mut parts = Vec::new();
     for c in rel.components() {
         match c {

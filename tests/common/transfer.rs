@@ -28,25 +28,70 @@ pub fn hash(data: &[u8]) -> String {
     blake3::hash(data).to_hex().to_string()
 }
 
+/// A catalog entry for the real file `share/path`.
+pub fn entry(share: &Path, path: &str) -> peerbox::watch::Entry {
+    let real = share.join(path);
+    let data = std::fs::read(&real).unwrap();
+    let stat = peerbox::watch::Stat::of(&std::fs::metadata(&real).unwrap());
+    peerbox::watch::Entry::new(path, stat, blake3::hash(&data), &real)
+}
+
+/// A snapshot of `entries` as the catalog would publish it.
+pub fn snapshot(
+    version: u64,
+    entries: impl IntoIterator<Item = peerbox::watch::Entry>,
+) -> std::sync::Arc<peerbox::watch::Snapshot> {
+    std::sync::Arc::new(peerbox::watch::Snapshot::of(version, entries))
+}
+
 pub struct Peer {
     pub session: Session,
     pub edge: Edge,
 }
 
 impl Peer {
-    /// A peer that already said hello.
+    /// A peer that already said hello (version 1) and got the (empty) catalog.
     pub fn new(owner: &str, share: &Path, cfg: &SeederConfig, store: &mut IncomingStore) -> Self {
+        let mut p = Self::speaking(1, owner, share, cfg, store);
+        match p.catalog().as_slice() {
+            [Message::Catalog { parts: 1, .. }] => {}
+            other => panic!("expected the empty catalog, got {other:?}"),
+        }
+        p
+    }
+
+    /// A peer that said hello with `version` and was answered with the same.
+    pub fn speaking(
+        version: u32,
+        owner: &str,
+        share: &Path,
+        cfg: &SeederConfig,
+        store: &mut IncomingStore,
+    ) -> Self {
         let mut p = Self {
             session: Session::new(cfg.max_transfers_per_peer, cfg.catalog_files_per_message),
             edge: Edge::new(owner, share, cfg.read_ahead_chunks),
         };
         let hello = Message::Hello {
-            version: 1,
+            version,
             agent: None,
         }
         .to_text();
-        assert!(p.text(store, &hello).is_empty());
+        match p.text(store, &hello).as_slice() {
+            [Message::Hello { version: v, .. }] if *v == version => {}
+            other => panic!("expected hello {version}, got {other:?}"),
+        }
         p
+    }
+
+    /// Every catalog message the session has to send now.
+    pub fn catalog(&mut self) -> Vec<Message> {
+        std::iter::from_fn(|| self.session.next_catalog())
+            .map(|t| {
+                assert!(t.len() <= peerbox::seeder::protocol::MAX_TEXT_BYTES);
+                Message::parse(&t).expect("we send valid messages")
+            })
+            .collect()
     }
 
     pub fn text(&mut self, store: &mut IncomingStore, raw: &str) -> Vec<Message> {

@@ -37,9 +37,9 @@ export let daemon = null;
 export let daemonLog = '';
 // A short shutdown grace, so a restart cuts transfers off instead of letting them finish.
 export const DAEMON_ENV = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', PEERBOX_SERVER__SHUTDOWN_GRACE_SECS: '1' };
-export function spawnDaemon(port, stateDir, env = {}) {
+export function spawnDaemon(port, stateDir, env = {}, share = dirs.share, incoming = dirs.incoming) {
   const child = spawn(BIN, ['run', '--system-config', '/nonexistent', '--listen', `${HOST}:${port}`,
-    '--share-dir', dirs.share, '--incoming-dir', dirs.incoming, '--state-dir', stateDir], {
+    '--share-dir', share, '--incoming-dir', incoming, '--state-dir', stateDir], {
     env: { ...DAEMON_ENV, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

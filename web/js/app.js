@@ -11,6 +11,7 @@ import { capabilities, cleanupStale, handover } from './sink.js';
 import * as view from './view.js';
 import * as media from './media.js';
 import * as phone from './phone.js';
+import { Catalog } from './catalog.js';
 import { HttpCatalog, httpDownload, httpUpload, pageDownloadOk, resumes, settings } from './http-transfer.js';
 
 const params = new URLSearchParams(location.search);
@@ -34,21 +35,32 @@ globalThis.peerbox = {
 cleanupStale();
 
 // The file list at once from /catalog.json (one small request), instead of after the seeder's
-// DataChannel opened (about a second); the DataChannel's catalog replaces it when it arrives.
-// `catalogView` is what sessions render through: it notes that the live catalog is there.
-const shown = { live: false, marked: false };
-function markShown(files) {
-  if (files && !shown.marked) {
+// DataChannel opened (about a second); the DataChannel's catalog replaces it once it holds the
+// whole list. `catalogView` is what sessions show their catalog through.
+const shown = { early: false, marked: false };
+function markShown() {
+  if (!shown.marked) {
     shown.marked = true;
     performance.mark('peerbox-files-shown');
   }
 }
 const catalogView = {
   ...view,
-  renderCatalog(files, onDownload) {
-    if (files) shown.live = true;
-    view.renderCatalog(files, onDownload);
-    markShown(files);
+  showCatalog(list, onDownload) {
+    const show = () => {
+      view.showCatalog(list, onDownload);
+      if (list?.ready) markShown();
+    };
+    if (!list || list.ready || !shown.early) {
+      show();
+      return;
+    }
+    // Keep the list from /catalog.json on screen until the live one is whole.
+    list.addEventListener('change', function swap() {
+      if (!list.ready) return;
+      list.removeEventListener('change', swap);
+      show();
+    });
   },
 };
 // Asked only when the server serves it (no 404 in the console of a box without HTTP downloads).
@@ -56,9 +68,12 @@ const early = settings().then((s) => (s.previews ? fetch('/catalog.json') : null
   .then((r) => (r?.ok ? r.json() : null)).catch(() => null);
 const earlyShown = Promise.all([early, settings()]).then(([c, s]) => {
   media.configure(s);
-  if (!c || shown.live || http.on) return;
-  view.renderCatalog(c.files, downloadSoon);
-  markShown(c.files);
+  if (!c || shown.marked || http.on) return;
+  const list = new Catalog(() => {});
+  list.setList(c.files);
+  shown.early = true;
+  view.showCatalog(list, downloadSoon);
+  markShown();
 });
 
 /** A tap on a file listed before the seeder's link opened: download once a path is there. */
@@ -147,7 +162,7 @@ function onRoster() {
   for (const [name, entry] of state.links) {
     if (!others.some((p) => p.name === name)) dropLink(name, entry, 'peer left', false);
   }
-  if (!seeder) view.renderCatalog(null);
+  if (!seeder) view.showCatalog(null);
 }
 
 function connectTo(remote, offerer) {
@@ -224,10 +239,11 @@ function useHttp(reason) {
   http.on = true;
   http.reason = reason;
   view.banner(`Files move with the server over HTTP (${reason}).`);
-  const catalog = new HttpCatalog((files) => catalogView.renderCatalog(files, async (file) => {
+  const list = new Catalog(() => {});
+  view.showCatalog(list, async (file) => {
     if (await pageDownloadOk(file)) httpDownload(file, view, state.seeder || 'the server');
-  }));
-  catalog.start();
+  });
+  new HttpCatalog((files) => list.setList(files)).start();
 }
 
 settings().then(async (s) => {

@@ -12,6 +12,11 @@ export function bytes(n) {
   return `${n >= 100 || i === 0 ? Math.round(n) : n.toFixed(1)} ${UNITS[i]}`;
 }
 
+/** A count with thousands separators: 100,000. */
+export function count(n) {
+  return Number(n).toLocaleString('en-US');
+}
+
 export function speed(bytesPerSec) {
   return `${bytes(bytesPerSec)}/s`;
 }

@@ -1,14 +1,17 @@
-// The transfer protocol (docs/transfer-protocol.md) in the browser: one DataChannel labelled
+// The transfer protocol (docs/protocol.md, version 2) in the browser: one DataChannel labelled
 // "peerbox" carries JSON control messages and binary chunk frames
 // (u8 kind=1, u32 transfer id, u64 offset, big endian, then data; 64 KiB at most in all).
 // Downloads go to a sink (OPFS or memory, see sink.js) and are verified against the BLAKE3 hash
 // the sender announced; uploads are hashed first and streamed under buffered-amount flow control.
 import * as fmt from './format.js';
 import { Blake3, hashBlob } from './hash.js';
+import { Catalog } from './catalog.js';
 import { createSink, sizeWarning } from './sink.js';
 import { pageDownloadOk } from './http-transfer.js';
 import { notify, whenVisible } from './phone.js';
 
+/** The highest transfer-protocol version this page speaks (docs/protocol.md, Versions). */
+export const PROTOCOL_VERSION = 2;
 const HEADER = 13;
 const MAX_FRAME = 65536;
 const HIGH_WATER = 1 << 20;
@@ -80,7 +83,8 @@ export class Session {
     this.nextId = link.offerer ? 1 : 2; // offerer odd, answerer even
     this.downloads = new Map(); // id -> {file, sink, hasher, got, row}
     this.uploads = new Map(); // id -> {file, hash, row}
-    this.catalogParts = null;
+    // The seeder's files (catalog.js); browsers share none.
+    this.catalog = seeder ? new Catalog((m) => this.send(m)) : null;
     this.queue = []; // uploads waiting for the channel
     this.ready = false;
     link.addEventListener('open', () => this.onOpen());
@@ -104,7 +108,7 @@ export class Session {
 
   onOpen() {
     this.channel.bufferedAmountLowThreshold = LOW_WATER;
-    this.send({ type: 'hello', version: 1, agent: 'peerbox-web' });
+    this.send({ type: 'hello', version: PROTOCOL_VERSION, agent: 'peerbox-web' });
   }
 
   onMessage(data) {
@@ -120,12 +124,18 @@ export class Session {
     }
     switch (m.type) {
       case 'hello':
+        // Both sides say the highest version they speak; the session speaks the lower one.
+        this.version = Math.min(PROTOCOL_VERSION, Number.isInteger(m.version) ? m.version : 1);
         this.ready = true;
+        if (this.catalog) this.view.showCatalog(this.catalog, (file) => this.download(file));
         this.resumePaused();
         for (const f of this.queue.splice(0)) this.offerUpload(f);
         break;
       case 'catalog':
-        this.onCatalog(m);
+      case 'catalog_part':
+      case 'catalog_delta':
+      case 'catalog_progress':
+        this.catalog?.onMessage(m);
         break;
       case 'accept':
         this.onAccept(m);
@@ -157,18 +167,6 @@ export class Session {
         break;
       default:
         break;
-    }
-  }
-
-  onCatalog(m) {
-    if (!this.catalogParts || this.catalogParts.version !== m.version) {
-      if (this.catalogParts && m.version < this.catalogParts.version) return;
-      this.catalogParts = { version: m.version, parts: new Map() };
-    }
-    this.catalogParts.parts.set(m.part, m.files);
-    if (this.catalogParts.parts.size === m.parts) {
-      const files = [...this.catalogParts.parts.values()].flat();
-      this.view.renderCatalog(files, (file) => this.download(file));
     }
   }
 

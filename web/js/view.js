@@ -2,7 +2,6 @@
 import { $, el, clear } from './dom.js';
 import * as fmt from './format.js';
 import { icon } from './icons.js';
-import * as media from './media.js';
 import * as phone from './phone.js';
 
 export function banner(text) {
@@ -51,95 +50,8 @@ export function selectTarget(name) {
 
 // ---- catalog ------------------------------------------------------------------------------
 
-let catalog = null; // {entries: [{id, path, size, mime, hash}], onDownload}
-let cwd = '';
-
-export function renderCatalog(next, onDownload) {
-  if (next !== undefined) catalog = next ? { entries: next, onDownload } : null;
-  const list = clear($('file-list'));
-  const crumbs = clear($('crumbs'));
-  if (!catalog) {
-    $('files-count').textContent = '';
-    list.append(el('li', { class: 'meta' }, 'Waiting for the server…'));
-    return;
-  }
-  const filter = $('filter').value.trim().toLowerCase();
-  const entries = catalog.entries;
-  $('files-count').textContent = `(${entries.length})`;
-  const parts = cwd ? cwd.split('/') : [];
-  crumbs.append(el('button', { type: 'button', onclick: () => cd('') }, 'All files'));
-  parts.forEach((part, i) => {
-    const path = parts.slice(0, i + 1).join('/');
-    crumbs.append(el('button', { type: 'button', onclick: () => cd(path) }, part));
-  });
-
-  let shown;
-  if (filter) {
-    // Filtering searches every folder and shows paths.
-    shown = entries
-      .filter((e) => e.path.toLowerCase().includes(filter))
-      .map((e) => ({ file: e, label: e.path }));
-  } else {
-    const prefix = cwd ? `${cwd}/` : '';
-    const folders = new Map();
-    shown = [];
-    for (const e of entries) {
-      if (!e.path.startsWith(prefix)) continue;
-      const rest = e.path.slice(prefix.length);
-      const slash = rest.indexOf('/');
-      if (slash >= 0) {
-        const name = rest.slice(0, slash);
-        const f = folders.get(name) || { count: 0, size: 0 };
-        f.count += 1;
-        f.size += e.size;
-        folders.set(name, f);
-      } else {
-        shown.push({ file: e, label: rest });
-      }
-    }
-    for (const [name, f] of [...folders].sort((a, b) => a[0].localeCompare(b[0]))) {
-      list.append(
-        el(
-          'li',
-          { 'data-folder': prefix + name },
-          el(
-            'button',
-            { type: 'button', class: 'entry', onclick: () => cd(prefix + name) },
-            icon('folder'),
-            el('span', { class: 'grow' }, el('span', { class: 'visually-hidden' }, 'Open folder '), el('span', { class: 'name' }, name), el('br'),
-              el('span', { class: 'meta' }, `${f.count} ${f.count === 1 ? 'file' : 'files'} · ${fmt.bytes(f.size)}`)),
-          ),
-          media.folderButton(prefix + name, name),
-        ),
-      );
-    }
-  }
-  shown.sort((a, b) => a.label.localeCompare(b.label));
-  for (const { file, label } of shown) {
-    list.append(
-      el(
-        'li',
-        { 'data-file': file.path },
-        el(
-          'button',
-          { type: 'button', class: 'entry', onclick: () => { phone.askNotify(); catalog.onDownload(file); } },
-          media.fileFigure(file),
-          el('span', { class: 'grow' }, el('span', { class: 'visually-hidden' }, 'Download '), el('span', { class: 'name' }, label), el('br'),
-            el('span', { class: 'meta' }, fmt.bytes(file.size))),
-        ),
-        media.viewButton(file, label),
-      ),
-    );
-  }
-  if (!list.firstChild) list.append(el('li', { class: 'meta' }, filter ? 'No file matches.' : 'No files shared yet.'));
-}
-
-function cd(path) {
-  cwd = path;
-  renderCatalog();
-}
-
-$('filter').addEventListener('input', () => renderCatalog());
+// The file list lives in filelist.js (folders first, virtualised, search across everything).
+export { showCatalog } from './filelist.js';
 
 // ---- transfers ----------------------------------------------------------------------------
 
