@@ -242,6 +242,9 @@ fn client_settings(app: &App) -> serde_json::Value {
         "previews": s.http_downloads && app.catalog.get().is_some(),
         "thumbnails": s.http_downloads && app.thumbs.enabled(),
         "folder_downloads": s.http_downloads && s.max_folder_downloads > 0,
+        // The rooms the seeder is in: the page lists the server's files before its WebRTC link
+        // is up only there.
+        "seeder_rooms": app.seeder_rooms.get().map(|r| r.borrow().clone()).unwrap_or_default(),
     })
 }
 

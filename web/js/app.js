@@ -37,7 +37,7 @@ cleanupStale();
 // The file list at once from /catalog.json (one small request), instead of after the seeder's
 // DataChannel opened (about a second); the DataChannel's catalog replaces it once it holds the
 // whole list. `catalogView` is what sessions show their catalog through.
-const shown = { early: false, marked: false };
+const shown = { early: null, marked: false };
 function markShown() {
   if (!shown.marked) {
     shown.marked = true;
@@ -55,23 +55,31 @@ const catalogView = {
       show();
       return;
     }
-    // Keep the list from /catalog.json on screen until the live one is whole.
+    // Keep the list from /catalog.json on screen until the live one is whole; the server's
+    // hashing progress shows on it meanwhile.
+    const early = shown.early;
+    const relay = () => {
+      early.progress = list.progress;
+      early.dispatchEvent(new CustomEvent('progress'));
+    };
+    list.addEventListener('progress', relay);
     list.addEventListener('change', function swap() {
       if (!list.ready) return;
       list.removeEventListener('change', swap);
+      list.removeEventListener('progress', relay);
       show();
     });
   },
 };
 // Asked only when the server serves it (no 404 in the console of a box without HTTP downloads).
-const early = settings().then((s) => (s.previews ? fetch('/catalog.json') : null))
+const early = settings().then((s) => (s.previews && s.seeder_rooms?.includes(room) ? fetch('/catalog.json') : null))
   .then((r) => (r?.ok ? r.json() : null)).catch(() => null);
 const earlyShown = Promise.all([early, settings()]).then(([c, s]) => {
   media.configure(s);
   if (!c || shown.marked || http.on) return;
   const list = new Catalog(() => {});
   list.setList(c.files);
-  shown.early = true;
+  shown.early = list;
   view.showCatalog(list, downloadSoon);
   markShown();
 });

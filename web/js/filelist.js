@@ -132,7 +132,8 @@ function draw() {
     shown.set(i, li);
     list.append(li);
   }
-  list.setAttribute('aria-rowcount', String(rows.length));
+  // A list's rows say where they are in the whole (aria-rowcount belongs to grids, not lists).
+  for (const li of shown.values()) li.setAttribute('aria-setsize', String(rows.length));
 }
 
 function rowElement(row, i) {
@@ -156,7 +157,7 @@ function rowElement(row, i) {
       media.viewButton(file, label));
   }
   li.style.top = `${i * ROW}px`;
-  li.setAttribute('aria-rowindex', String(i + 1));
+  li.setAttribute('aria-posinset', String(i + 1));
   return li;
 }
 
