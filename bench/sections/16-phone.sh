@@ -49,7 +49,7 @@ cat >"$BENCH_OUT" <<MD
 
 | Figure | Measured |
 |---|---|
-| Page first load, gzip as served (HTML, CSS, icon, manifest, 13 modules, client.json, catalog.json, hash worker + BLAKE3) | **$kb KB** ($gz B) |
+| Page first load, gzip as served (HTML, CSS, icon, manifest, every module app.js imports statically, client.json, catalog.json, hash worker + BLAKE3) | **$kb KB** ($gz B) |
 | File list shown after opening the page, median of 7 loads | **${shown:-n/a} ms** (runs: ${runs:-n/a}) |
 
 \`is-on-https\` is the one best-practices audit plain http cannot pass; the https column is the

@@ -18,6 +18,20 @@ const work = mkdtempSync(join(tmpdir(), 'peerbox-lh-'));
 process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The modules app.js loads at start: its static imports, followed (dynamic import() is not). */
+function firstLoadModules() {
+  const dir = resolve(new URL('.', import.meta.url).pathname, '../../web/js');
+  const seen = new Set();
+  const visit = (name) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const src = readFileSync(join(dir, name), 'utf8');
+    for (const m of src.matchAll(/^(?:import|export)\s[^'"]*['"]\.\/([\w-]+\.js)['"]/gm)) visit(m[1]);
+  };
+  visit('app.js');
+  return [...seen];
+}
+
 // A share like a home's: a few folders, photos, a video, some documents.
 const share = join(work, 'share');
 for (const [path, size] of [['holiday/beach.jpg', 2e6], ['holiday/sunset.jpg', 3e6], ['holiday/clip.webm', 8e6],
@@ -72,7 +86,7 @@ try {
   }
   // What the page itself fetches on first load (gzip, as served), BLAKE3 code counted too.
   const firstLoad = ['', 'app.css', 'icon.svg', 'manifest.webmanifest', 'catalog.json', 'client.json',
-    ...['app', 'dom', 'format', 'icons', 'media', 'phone', 'view', 'signaling', 'rtc', 'hash', 'sink', 'http-transfer', 'transfer'].map((m) => `js/${m}.js`)];
+    ...firstLoadModules().map((m) => `js/${m}`)];
   let gz = 0;
   for (const p of [...firstLoad, 'js/hash-worker.js', 'vendor/blake3.umd.min.js']) {
     const raw = execFileSync('curl', ['-s', '--compressed', '-o', '/dev/null', '-w', '%{size_download}', `http://${HOST}:${PORT}/${p}`]).toString();
