@@ -149,7 +149,18 @@ export function wrapPuppeteer(page) {
     eval: (fn, arg) => page.evaluate(fn, arg),
     waitFor: (fn, arg, ms = 20000) => page.waitForFunction(fn, { timeout: ms }, arg),
     fill: async (sel, v) => { await page.$eval(sel, (e) => { e.value = ''; }); await page.type(sel, v); },
-    click: (sel) => page.click(sel),
+    // The file list is virtualised: a row can be redrawn between puppeteer's query and its
+    // click ("Node is detached"). Query again, as Playwright's click does by itself.
+    click: async (sel) => {
+      for (let i = 0; ; i++) {
+        try {
+          return await page.click(sel);
+        } catch (err) {
+          if (i >= 10 || !/detached/i.test(String(err))) throw err;
+          await sleep(50);
+        }
+      }
+    },
     setFiles: async (sel, files) => (await page.$(sel)).uploadFile(...files),
     screenshot: (path) => page.screenshot({ path, fullPage: true }),
     close: () => page.close(),
