@@ -2,7 +2,8 @@
 //!
 //! Module map:
 //! - [`cli`], [`config`]: command line and layered configuration (defaults < /etc file <
-//!   `--config` < `PEERBOX_*` env < flags).
+//!   `--config` < `PEERBOX_*` env < flags); `cli::remote` is the terminal client
+//!   (`peerbox ls|get|send URL ...`) on [`client`].
 //! - [`durable`]: crash-safe replacement of small state files.
 //! - [`server`]: `run(listener, config, shutdown)`, the accept loop and graceful drain;
 //!   [`app`] holds the state every connection shares.
