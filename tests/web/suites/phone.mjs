@@ -128,6 +128,36 @@ function throttle(on) {
   try { execFileSync('tc', args, { stdio: 'pipe' }); } catch (e) { if (on) throw e; }
 }
 
+/** Lets `p` show notifications from `base`. */
+async function allowNotifications(b, p, base) {
+  if (b.name.startsWith('chromium')) await p.raw.context().grantPermissions(['notifications'], { origin: base.slice(0, -1) });
+  else await p.raw.browserContext().overridePermissions(base.slice(0, -1), ['notifications']);
+}
+
+/**
+ * Puts page `p` out of sight, as when the phone shows another app: another tab of its window
+ * comes to the front (returned, to close). Headless Chromium keeps every page visible
+ * (w3c/webdriver#1718): there the window system's answer is stood in for, the one boundary
+ * faked; what the page does when hidden is real.
+ */
+async function hide(b, p, base) {
+  let other = null;
+  if (b.name.startsWith('chromium')) {
+    await p.eval(() => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+  } else {
+    other = await b.page();
+    await other.goto(`${base}healthz`);
+    await other.raw.bringToFront();
+  }
+  await p.waitFor(() => document.visibilityState === 'hidden', undefined, 10000).catch(() => {
+    throw new Error(`${b.name}: the page never became hidden`);
+  });
+  return other;
+}
+
 export const tests = {
   async 'manifest and icons validate; installable over HTTPS'(b) {
     const res = await fetch(`${BASE}manifest.webmanifest`);
@@ -429,31 +459,14 @@ export const tests = {
   async 'a notification is shown for a finished transfer while the page is hidden'(b) {
     await withHttps(`notify-${b.name}`, async (base) => {
       const p = await b.page();
-      if (b.name.startsWith('chromium')) await p.raw.context().grantPermissions(['notifications'], { origin: base.slice(0, -1) });
-      else await p.raw.browserContext().overridePermissions(base.slice(0, -1), ['notifications']);
+      await allowNotifications(b, p, base);
       await ready(p, 'home', base);
       await p.waitFor(() => navigator.serviceWorker.ready.then(() => true), undefined, 15000);
       const perm = await p.eval(() => Notification.permission);
       if (perm !== 'granted') throw new Error(`notification permission: ${perm}`);
       await p.waitFor(() => !!document.querySelector('[data-file="fifty.bin"] button'), undefined, 30000);
-      // The page goes out of sight, as when the phone shows another app: another tab of its
-      // window comes to the front. Then the transfer starts (a peer's file, or one queued).
-      let other = null;
-      if (b.name.startsWith('chromium')) {
-        // Headless Chromium keeps every page visible (w3c/webdriver#1718): the window system's
-        // answer is stood in for, the one boundary faked; the notification itself is real.
-        await p.eval(() => {
-          Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
-          document.dispatchEvent(new Event('visibilitychange'));
-        });
-      } else {
-        other = await b.page();
-        await other.goto(`${base}healthz`);
-        await other.raw.bringToFront();
-      }
-      await p.waitFor(() => document.visibilityState === 'hidden', undefined, 10000).catch(() => {
-        throw new Error(`${b.name}: the page never became hidden`);
-      });
+      // The page goes out of sight; then the transfer starts (a peer's file, or one queued).
+      const other = await hide(b, p, base);
       await p.eval(() => document.querySelector('[data-file="fifty.bin"] button.entry').click());
       await rowState(p, 'fifty.bin');
       await p.waitFor(() => globalThis.peerbox.notifications.shown >= 1, undefined, 10000).catch(async (e) => {
@@ -481,26 +494,13 @@ export const tests = {
       const room = `offer-${b.name}`;
       const a = await b.page();
       const c = await b.page();
-      if (b.name.startsWith('chromium')) await c.raw.context().grantPermissions(['notifications'], { origin: base.slice(0, -1) });
-      else await c.raw.browserContext().overridePermissions(base.slice(0, -1), ['notifications']);
+      await allowNotifications(b, c, base);
       await ready(a, room, base);
       const cName = await ready(c, room, base);
       await c.waitFor(() => navigator.serviceWorker.ready.then(() => true), undefined, 15000);
       c.acceptDialogs();
       await a.waitFor((n) => [...document.querySelectorAll('#send-to option')].some((o) => o.value === n), cName);
-      let other = null;
-      if (b.name.startsWith('chromium')) {
-        // Headless Chromium keeps pages visible (see the test above): visibility stood in for.
-        await c.eval(() => {
-          Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
-          document.dispatchEvent(new Event('visibilitychange'));
-        });
-      } else {
-        other = await b.page();
-        await other.goto(`${base}healthz`);
-        await other.raw.bringToFront();
-      }
-      await c.waitFor(() => document.visibilityState === 'hidden', undefined, 10000);
+      const other = await hide(b, c, base);
       const name = `offered-${b.name}.bin`;
       const src = join(work, name);
       writeFileSync(src, randomBytes(200_000));
