@@ -126,8 +126,8 @@ export function wrapPlaywright(page) {
   return {
     raw: page, // the driver's own page, for what only one driver has (permissions, CDP)
     acceptDialogs: () => page.on('dialog', (d) => d.accept()),
-    nextDownload: () => {
-      const p = page.waitForEvent('download', { timeout: 60000 }).then(async (dl) => readFileSync(await dl.path()));
+    nextDownload: (ms = 60000) => {
+      const p = page.waitForEvent('download', { timeout: ms }).then(async (dl) => readFileSync(await dl.path()));
       p.catch(() => {}); // a test that fails earlier must not crash the runner
       return p;
     },

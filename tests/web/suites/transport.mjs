@@ -83,7 +83,7 @@ export const tests = {
       const p = await b.page();
       await ready(p);
       await p.waitFor(() => !!document.querySelector('[data-file="twenty.bin"] button'), undefined, 60000);
-      const saved = p.nextDownload();
+      const saved = p.nextDownload(150000); // as long as the transfer may take (below)
       await p.click('[data-file="twenty.bin"] button.entry');
       await p.waitFor(() => document.querySelector('[data-transfer="twenty.bin"]')?.dataset.state, undefined, 120000);
       const text = await p.eval(() => document.querySelector('[data-transfer="twenty.bin"]').textContent);
