@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::client::{Client, ClientError, Options};
+use crate::client::{part_path, Client, ClientError, Options};
 use crate::seeder::protocol::FileInfo;
 
 use super::progress::{human_bytes, Progress};
@@ -279,13 +279,6 @@ async fn get_on(c: &mut Client, paths: &[String], out: &Path, force: bool) -> Re
         ));
     }
     Ok(())
-}
-
-/// Where [`Client::download`] keeps a download until it is verified.
-fn part_path(dest: &Path) -> PathBuf {
-    let mut name = dest.file_name().unwrap_or_default().to_os_string();
-    name.push(".part");
-    dest.with_file_name(name)
 }
 
 /// The files to send: each FILE, and every file below a FILE that is a folder (sent into that

@@ -32,7 +32,7 @@ use crate::seeder::peer::{ChannelId, PeerError, PeerEvent, Peers, WebrtcConfig};
 use crate::seeder::protocol::{FileInfo, Message, PROTOCOL_VERSION};
 pub use catalog::CatalogView;
 use signaling::Signaling;
-pub use transfer::{Downloaded, Uploaded};
+pub use transfer::{part_path, Downloaded, Uploaded};
 
 /// The DataChannel label the seeder serves (see `docs/protocol.md`).
 pub const CHANNEL_LABEL: &str = "peerbox";
