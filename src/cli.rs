@@ -1,6 +1,7 @@
 //! Command-line interface: `peerbox [run]`, `peerbox check-config`, and the terminal client
 //! `peerbox ls|get|send URL ...` ([`remote`]).
 
+mod files;
 mod progress;
 pub mod remote;
 
