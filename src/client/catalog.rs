@@ -19,6 +19,8 @@ pub struct CatalogView {
     pub resends: usize,
     /// `(hashed, files)` of the last `catalog_progress`.
     pub progress: Option<(u64, u64)>,
+    /// Whether a whole list has arrived (versions may start at 0).
+    pub whole: bool,
 }
 
 impl CatalogView {
@@ -45,7 +47,7 @@ impl CatalogView {
                 }
                 if part + 1 >= parts {
                     if let Some((v, _, got)) = self.collecting.take() {
-                        (self.version, self.files) = (v, got);
+                        (self.version, self.files, self.whole) = (v, got, true);
                     }
                 }
                 Ok(None)
@@ -73,7 +75,7 @@ impl CatalogView {
                 }
                 if last {
                     let (v, _, got) = self.collecting.take().expect("collecting");
-                    (self.version, self.files) = (v, got);
+                    (self.version, self.files, self.whole) = (v, got, true);
                 }
                 Ok(None)
             }
@@ -157,7 +159,9 @@ mod tests {
             files,
         };
         assert_eq!(c.apply(part(0, false, vec![f("a")])), Ok(None));
+        assert!(!c.whole);
         assert_eq!(c.apply(part(1, true, vec![f("b")])), Ok(None));
+        assert!(c.whole);
         assert_eq!((c.version, c.paths().len()), (3, 2));
         let gap = Message::CatalogDelta {
             from: 4,

@@ -32,7 +32,7 @@ use crate::seeder::peer::{ChannelId, PeerError, PeerEvent, Peers, WebrtcConfig};
 use crate::seeder::protocol::{FileInfo, Message, PROTOCOL_VERSION};
 pub use catalog::CatalogView;
 use signaling::Signaling;
-pub use transfer::{Downloaded, Uploaded};
+pub use transfer::{part_path, Downloaded, Uploaded};
 
 /// The DataChannel label the seeder serves (see `docs/protocol.md`).
 pub const CHANNEL_LABEL: &str = "peerbox";
@@ -310,6 +310,24 @@ impl Client {
     /// returned first.
     pub async fn next(&mut self) -> Result<Incoming, ClientError> {
         loop {
+            if let Some(incoming) = self.step().await? {
+                return Ok(incoming);
+            }
+        }
+    }
+
+    /// Waits until a whole list of the seeder's files has arrived (it follows `hello`);
+    /// control messages that come meanwhile are dropped.
+    pub async fn wait_catalog(&mut self) -> Result<&CatalogView, ClientError> {
+        while !self.catalog.whole {
+            self.step().await?;
+        }
+        Ok(&self.catalog)
+    }
+
+    /// One event: `None` when it was a catalog message, folded into [`Client::catalog`].
+    async fn step(&mut self) -> Result<Option<Incoming>, ClientError> {
+        loop {
             let ev = match self.held.pop_front() {
                 Some(ev) => ev,
                 None => tokio::time::timeout(self.timeout, self.events.recv())
@@ -320,18 +338,18 @@ impl Client {
             match ev {
                 PeerEvent::Message {
                     binary: true, data, ..
-                } => return Ok(Incoming::Frame(std::mem::take(&mut { data }.data))),
+                } => return Ok(Some(Incoming::Frame(std::mem::take(&mut { data }.data)))),
                 PeerEvent::Message { data, .. } => {
                     let text = String::from_utf8_lossy(&data.data);
                     let m = Message::parse(&text)
                         .map_err(|e| ClientError::Transfer(format!("bad message: {e}")))?;
                     match self.catalog.apply(m) {
-                        Ok(None) => continue,
+                        Ok(None) => return Ok(None),
                         Ok(Some(back)) => {
                             self.send(back).await?;
-                            continue;
+                            return Ok(None);
                         }
-                        Err(m) => return Ok(Incoming::Control(m)),
+                        Err(m) => return Ok(Some(Incoming::Control(m))),
                     }
                 }
                 // The channel's last messages may still be on their way: the channel's own close
@@ -358,9 +376,9 @@ impl Client {
             let Some(left) = deadline.checked_duration_since(tokio::time::Instant::now()) else {
                 return Err(ClientError::Timeout("the file in the catalog"));
             };
-            match tokio::time::timeout(left, self.next()).await {
-                Err(_) => {}
-                Ok(Ok(other)) => {
+            match tokio::time::timeout(left, self.step()).await {
+                Err(_) | Ok(Ok(None)) => {}
+                Ok(Ok(Some(other))) => {
                     return Err(ClientError::Transfer(format!("unexpected {other:?}")));
                 }
                 Ok(Err(ClientError::Timeout(_))) => {}
