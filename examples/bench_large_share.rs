@@ -177,11 +177,8 @@ async fn daemon_figures(bin: &Path, dir: &Path, n: usize, idle: Duration) {
         std::fs::create_dir_all(dir.join("share/late")).unwrap();
         let t = Instant::now();
         std::fs::write(dir.join("share/late/dropped.jpg"), b"new").unwrap();
-        let c = &mut pages[0];
-        while c.catalog().by_path("late/dropped.jpg").is_none() && t.elapsed().as_secs() < 30 {
-            let _ = tokio::time::timeout(Duration::from_millis(200), c.next()).await;
-        }
-        if c.catalog().by_path("late/dropped.jpg").is_some() {
+        let limit = Duration::from_secs(30);
+        if pages[0].wait_for("late/dropped.jpg", limit).await.is_ok() {
             println!(
                 "daemon_drop_to_page_secs_{n} {:.3}",
                 t.elapsed().as_secs_f64()
@@ -200,12 +197,14 @@ async fn open_page(url: &str, n: usize) -> Result<Client, String> {
     let mut c = Client::connect(url, Options::default())
         .await
         .map_err(|e| e.to_string())?;
-    let t = Instant::now();
-    while c.catalog().files.len() < n {
-        if t.elapsed() > Duration::from_secs(120) {
-            return Err(format!("{} of {n} files listed", c.catalog().files.len()));
-        }
-        let _ = tokio::time::timeout(Duration::from_millis(500), c.next()).await;
+    let listed = tokio::time::timeout(Duration::from_secs(120), c.wait_catalog())
+        .await
+        .map_err(|_| "no whole list in 120 s".to_string())?
+        .map_err(|e| e.to_string())?
+        .files
+        .len();
+    if listed != n {
+        return Err(format!("{listed} of {n} files listed"));
     }
     Ok(c)
 }
