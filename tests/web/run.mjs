@@ -278,6 +278,9 @@ try {
 } finally {
   await stopDaemon();
 }
-if (failed) console.log(`daemon log:\n${daemonLog.split('\n').slice(-40).join('\n')}`);
+if (failed) {
+  writeFileSync(join(ARTIFACTS, 'daemon.log'), daemonLog);
+  console.log(`daemon log (whole: ${join(ARTIFACTS, 'daemon.log')}):\n${daemonLog.split('\n').slice(-40).join('\n')}`);
+}
 console.log(`web: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

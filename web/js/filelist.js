@@ -17,7 +17,8 @@ let catalog = null;
 let onDownload = null;
 let cwd = '';
 let rows = [];
-let cache = { key: null, rows: [] };
+// Rows of one catalog (the early list and the seeder's are two, with their own change counts).
+let cache = { catalog: null, key: null, rows: [] };
 
 /** Shows `next` (a Catalog, or null while there is no server) and keeps showing its changes. */
 export function showCatalog(next, download) {
@@ -52,7 +53,7 @@ function status() {
 
 function rowsFor(filter) {
   const key = `${catalog.changes}\u0000${cwd}\u0000${filter}`;
-  if (cache.key === key) return cache.rows;
+  if (cache.catalog === catalog && cache.key === key) return cache.rows;
   let out;
   if (filter) {
     out = catalog.search(filter).map((f) => ({ file: f, label: f.path }));
@@ -66,7 +67,7 @@ function rowsFor(filter) {
     const files = [...node.files.entries()].sort((a, b) => byName(a[0], b[0]));
     out = [...dirs.map((d) => ({ dir: d })), ...files.map(([name, f]) => ({ file: f, label: name }))];
   }
-  cache = { key, rows: out };
+  cache = { catalog, key, rows: out };
   return out;
 }
 
