@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The aarch64 release build and the instruction-counting QEMU plugin for section 12 (untimed):
+# The aarch64 release build and the instruction-counting QEMU plugin for section 14 (untimed):
 # Debian's qemu-user (dynamic; the static one cannot load plugins), the aarch64 cross compiler,
 # then `cargo build --release --target aarch64-unknown-linux-gnu` (about 12 minutes cold on 2
-# cores) and bench/pi/insn-count.c.
+# cores), bench/pi/insn-count.c and bench/pi/no-crypto-ext.c.
 set -euo pipefail
 ROOT=${BENCH_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$ROOT"
@@ -19,3 +19,4 @@ fi
 rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 nice -n 5 cargo build --release --locked --target aarch64-unknown-linux-gnu --bin peerbox
 gcc -O2 -shared -fPIC -o "$BENCH_DIR/insn-count.so" bench/pi/insn-count.c
+aarch64-linux-gnu-gcc -O2 -shared -fPIC -o "$BENCH_DIR/no-crypto-ext.so" bench/pi/no-crypto-ext.c -ldl
