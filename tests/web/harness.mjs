@@ -149,14 +149,15 @@ export function wrapPuppeteer(page) {
     eval: (fn, arg) => page.evaluate(fn, arg),
     waitFor: (fn, arg, ms = 20000) => page.waitForFunction(fn, { timeout: ms }, arg),
     fill: async (sel, v) => { await page.$eval(sel, (e) => { e.value = ''; }); await page.type(sel, v); },
-    // The file list is virtualised: a row can be redrawn between puppeteer's query and its
-    // click ("Node is detached"). Query again, as Playwright's click does by itself.
+    // The file list is virtualised, and the seeder's list replaces the early one: a row can be
+    // redrawn between puppeteer's query and its click ("Node is detached", "not clickable").
+    // Query again, as Playwright's click does by itself.
     click: async (sel) => {
       for (let i = 0; ; i++) {
         try {
           return await page.click(sel);
         } catch (err) {
-          if (i >= 10 || !/detached/i.test(String(err))) throw err;
+          if (i >= 10 || !/detached|not clickable/i.test(String(err))) throw err;
           await sleep(50);
         }
       }
@@ -167,6 +168,12 @@ export function wrapPuppeteer(page) {
   };
 }
 
+/** Waits until the page shows the seeder's own file list (whole), not the early one. */
+export const seederListed = (p, ms = 30000) => p.waitFor(() => {
+  const st = globalThis.peerbox?.state;
+  const s = st?.seeder && st.links.get(st.seeder)?.session;
+  return !!(s?.ready && s.catalog?.ready);
+}, undefined, ms);
 export const myName = (p) => p.eval(() => document.getElementById('my-name').textContent);
 export async function ready(p, room = 'home', base = BASE) {
   await p.goto(`${base}?room=${room}`);

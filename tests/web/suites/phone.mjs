@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { ARTIFACTS, BASE, CHROMIUM_ARGS, HOST, PORT, dirs, ready, sha, sleep, spawnDaemon, stopDaemon, waitHealthy, work } from '../harness.mjs';
+import { ARTIFACTS, BASE, CHROMIUM_ARGS, HOST, PORT, dirs, ready, seederListed, sha, sleep, spawnDaemon, stopDaemon, waitHealthy, work } from '../harness.mjs';
 
 const require = createRequire(import.meta.url);
 const MiB = 1 << 20;
@@ -313,6 +313,7 @@ export const tests = {
     }
     const q = await b.page();
     await ready(q);
+    await seederListed(q); // no redraw from the early list to the seeder's under the clicks below
     await q.waitFor(() => !!document.querySelector('[data-folder="media"]'), undefined, 30000).catch(async (e) => {
       const list = await q.eval(() => document.getElementById('file-list').textContent);
       const cat = await (await fetch(`${BASE}catalog.json`)).text();

@@ -63,11 +63,11 @@ export const tests = {
   async 'a page that goes away leaves no ERROR line in the daemon log'(b) {
     const p = await b.page();
     await ready(p);
-    await p.waitFor(() => !!document.querySelector('[data-file="twenty.bin"] button'), undefined, 30000);
+    await harness.seederListed(p); // the link to close exists (rows show before it, from /catalog.json)
     const from = harness.daemonLog.length;
     // Closing the connection the way a browser does when a tab goes away (SCTP ABORT from
     // Chromium's stack, DTLS close_notify from Firefox's).
-    await p.eval(() => globalThis.peerbox.state.links.get('peerbox').link.pc.close());
+    await p.eval(() => globalThis.peerbox.state.links.get(globalThis.peerbox.state.seeder).link.pc.close());
     await p.close();
     await sleep(2000);
     const errors = harness.daemonLog.slice(from).split('\n').filter((l) => / ERROR /.test(l));
