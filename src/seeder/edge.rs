@@ -129,6 +129,7 @@ impl Edge {
                     transfer_id,
                     file,
                     offset,
+                    end,
                 } => {
                     let Some(path) = (self.resolve)(&file) else {
                         queue.extend(session.transfer_failed(
@@ -146,7 +147,7 @@ impl Edge {
                         self.read_ahead,
                     ) {
                         Ok(r) => {
-                            self.downloads.insert(transfer_id, r);
+                            self.downloads.insert(transfer_id, r.until(end));
                             continue;
                         }
                         Err(e) => session.transfer_failed(transfer_id, e.code(), e.to_string()),

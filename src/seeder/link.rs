@@ -17,6 +17,8 @@ use super::incoming::IncomingStore;
 use super::peer::{ChannelId, Peers, Received, Sent};
 use super::protocol::{Code, Message};
 use super::session::{Action, Session};
+use super::swarm::Swarm;
+use super::throttle::Throttle;
 use super::SeederConfig;
 use crate::watch::Snapshot;
 
@@ -38,6 +40,10 @@ pub struct Link {
     pub store: Arc<Mutex<IncomingStore>>,
     pub resolve: Resolver,
     pub config: Arc<SeederConfig>,
+    /// The tracker (protocol version 3) and the seeder's byte count.
+    pub swarm: Arc<Swarm>,
+    /// The seeder-wide upload cap.
+    pub throttle: Arc<Throttle>,
 }
 
 struct State {
@@ -63,7 +69,8 @@ impl Link {
             session: Session::new(
                 self.config.max_transfers_per_peer,
                 self.config.catalog_files_per_message,
-            ),
+            )
+            .with_swarm(self.remote.clone(), self.swarm.clone()),
             edge: Edge::with_resolver(
                 self.remote.clone(),
                 self.resolve.clone(),
@@ -95,6 +102,13 @@ impl Link {
                     .await
                 {
                     Ok(Sent::Queued { buffered }) => {
+                        if binary {
+                            self.swarm.seeder_sent(bytes.len() as u64);
+                            let wait = self.throttle.take(Instant::now(), bytes.len() as u64);
+                            if !wait.is_zero() {
+                                tokio::time::sleep(wait).await;
+                            }
+                        }
                         last_progress = Instant::now();
                         waiting = self.peers.should_wait(buffered);
                     }

@@ -24,5 +24,7 @@ pub mod service;
 pub mod session;
 mod signaling;
 pub mod space;
+pub mod swarm;
+pub mod throttle;
 
 pub use config::SeederConfig;

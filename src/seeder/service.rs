@@ -16,6 +16,8 @@ use super::link::{Link, LinkInput};
 use super::peer::{PeerEvent, Peers};
 use super::protocol::FileInfo;
 use super::signaling::{Client, SignalEvent};
+use super::swarm::Swarm;
+use super::throttle::Throttle;
 use super::SeederConfig;
 use crate::signal::protocol::Signal;
 use crate::watch::Catalog;
@@ -85,7 +87,12 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
             .map(|e| e.real())
     });
     let store = Arc::new(Mutex::new(store));
+    let swarm = Arc::new(Swarm::new(config.swarm_files_per_peer));
+    ctx.metrics.register(swarm.clone());
+    let throttle = Arc::new(Throttle::new(config.max_upload_bytes_per_sec));
     let hub = Hub {
+        swarm,
+        throttle,
         peers,
         store: store.clone(),
         config,
@@ -118,6 +125,8 @@ fn loopback(listen: SocketAddr) -> SocketAddr {
 }
 
 struct Hub {
+    swarm: Arc<Swarm>,
+    throttle: Arc<Throttle>,
     peers: Peers,
     store: Arc<Mutex<IncomingStore>>,
     config: Arc<SeederConfig>,
@@ -215,6 +224,8 @@ impl Hub {
                     store: self.store.clone(),
                     resolve: self.resolve.clone(),
                     config: self.config.clone(),
+                    swarm: self.swarm.clone(),
+                    throttle: self.throttle.clone(),
                 };
                 self.tasks.spawn(link.run(catalog.subscribe(), rx));
             }

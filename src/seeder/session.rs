@@ -10,7 +10,8 @@ use std::sync::Arc;
 use super::catalog::Announcer;
 use super::frame;
 use super::protocol::{negotiate, truncated, Code, FileInfo, Message};
-use crate::watch::Snapshot;
+use super::swarm::Swarm;
+use crate::watch::{pieces, Entry, Snapshot};
 
 /// What the caller must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +41,13 @@ pub enum Action {
         transfer_id: u32,
         keep_partial: bool,
     },
-    /// Start streaming `file` from `offset`; call `download_complete` or `transfer_failed`.
+    /// Start streaming `file` from `offset` up to byte `end`; call `download_complete` or
+    /// `transfer_failed`.
     StartDownload {
         transfer_id: u32,
         file: FileInfo,
         offset: u64,
+        end: u64,
     },
     /// Stop streaming a download.
     StopDownload { transfer_id: u32 },
@@ -69,7 +72,13 @@ pub struct Session {
     uploads: HashMap<u32, Upload>,
     downloads: HashMap<u32, FileInfo>,
     ended: VecDeque<u32>,
+    /// The peer's name and the seeder's tracker (version 3); without it, swarm messages get
+    /// empty answers.
+    swarm: Option<(String, Arc<Swarm>)>,
 }
+
+/// Piece hashes per `piece_hashes` message: 512 x 64 hex digits = 32 KiB.
+pub const PIECES_PER_MESSAGE: usize = 512;
 
 fn text(m: Message) -> Action {
     Action::SendText(m.to_text())
@@ -101,7 +110,14 @@ impl Session {
             uploads: HashMap::new(),
             downloads: HashMap::new(),
             ended: VecDeque::new(),
+            swarm: None,
         }
+    }
+
+    /// Makes this the session of peer `name` in `swarm` (version 3 tracking).
+    pub fn with_swarm(mut self, name: impl Into<String>, swarm: Arc<Swarm>) -> Self {
+        self.swarm = Some((name.into(), swarm));
+        self
     }
 
     /// The version this session speaks, once the peer said `hello`.
@@ -148,6 +164,13 @@ impl Session {
                 None,
                 "hello must come first",
             )];
+        }
+        if let Some(v) = self.version.filter(|v| msg.since() > *v) {
+            let why = format!(
+                "this message needs protocol version {}; the session speaks {v}",
+                msg.since()
+            );
+            return vec![error(Code::ProtocolViolation, None, why)];
         }
         match msg {
             Message::Hello { version, .. } => {
@@ -222,9 +245,40 @@ impl Session {
                 self.downloads.insert(transfer_id, file.clone());
                 vec![Action::StartDownload {
                     transfer_id,
+                    end: file.size,
                     file,
                     offset,
                 }]
+            }
+            Message::DownloadRange {
+                transfer_id,
+                file_id,
+                offset,
+                length,
+            } => self.download_range(transfer_id, &file_id, offset, length),
+            Message::Pieces { file_id } => self.piece_hashes(&file_id),
+            Message::Have { hash, pieces } => match &self.swarm {
+                Some((me, swarm)) => match swarm.have(me, &hash, &pieces) {
+                    Ok(()) => vec![],
+                    Err(e) => vec![error(Code::BadMessage, None, e.to_string())],
+                },
+                None => vec![],
+            },
+            Message::Sources { hash, peers: None } => {
+                let peers = match &self.swarm {
+                    Some((me, swarm)) => swarm.sources(&hash, me),
+                    None => Vec::new(),
+                };
+                vec![text(Message::Sources {
+                    hash,
+                    peers: Some(peers),
+                })]
+            }
+            Message::Served { bytes } => {
+                if let Some((_, swarm)) = &self.swarm {
+                    swarm.peer_served(bytes);
+                }
+                vec![]
             }
             Message::End {
                 transfer_id,
@@ -250,8 +304,83 @@ impl Session {
             | Message::CatalogDelta { .. }
             | Message::CatalogProgress { .. }
             | Message::Accept { .. }
+            | Message::Sources { .. }
+            | Message::PieceHashes { .. }
             | Message::Refuse { .. } => vec![],
         }
+    }
+
+    /// A catalog entry by id (32 hex digits) or by content hash (64, a scan of the catalog).
+    fn entry(&self, file_id: &str) -> Option<Arc<Entry>> {
+        let snap = self.catalog.latest();
+        if file_id.len() == 64 {
+            let want = super::protocol::parse_hash(file_id)?;
+            return snap.entries.values().find(|e| e.hash == want).cloned();
+        }
+        snap.get(file_id).cloned()
+    }
+
+    fn download_range(&mut self, id: u32, file_id: &str, offset: u64, length: u64) -> Vec<Action> {
+        if let Some(code) = self.admit(id) {
+            return vec![refuse(id, code)];
+        }
+        let Some(entry) = self.entry(file_id) else {
+            return vec![refuse(id, Code::NotFound)];
+        };
+        let file = FileInfo::from(&*entry);
+        let end = offset.checked_add(length).filter(|e| *e <= file.size);
+        let Some(end) = end.filter(|_| length > 0) else {
+            return vec![refuse(id, Code::BadOffset)];
+        };
+        if let Some((me, swarm)) = &self.swarm {
+            let p = pieces::piece_size(file.size);
+            swarm.fetching(
+                me,
+                id,
+                &file.hash,
+                (offset / p) as u32,
+                ((end - 1) / p) as u32,
+            );
+        }
+        self.downloads.insert(id, file.clone());
+        vec![Action::StartDownload {
+            transfer_id: id,
+            file,
+            offset,
+            end,
+        }]
+    }
+
+    /// The piece hashes of a catalog file, in `piece_hashes` messages.
+    fn piece_hashes(&self, file_id: &str) -> Vec<Action> {
+        let list = self
+            .entry(file_id)
+            .and_then(|e| Some((e.piece_hashes()?, e)));
+        let Some((list, entry)) = list else {
+            let why = format!("no file {file_id} with piece hashes");
+            return vec![error(Code::NotFound, None, why)];
+        };
+        let chunks: Vec<&[[u8; 32]]> = list.chunks(PIECES_PER_MESSAGE).collect();
+        let n = chunks.len();
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let hashes = part
+                    .iter()
+                    .map(|h| blake3::Hash::from_bytes(*h).to_hex().to_string())
+                    .collect();
+                text(Message::PieceHashes {
+                    file_id: entry.id.hex().as_str().to_owned(),
+                    hash: entry.hash.to_hex().to_string(),
+                    size: entry.size(),
+                    piece_size: pieces::piece_size(entry.size()),
+                    first: (i * PIECES_PER_MESSAGE) as u32,
+                    hashes,
+                    last: i + 1 == n,
+                })
+            })
+            .collect()
     }
 
     fn admit(&self, id: u32) -> Option<Code> {
@@ -390,6 +519,7 @@ impl Session {
 
     /// The last chunk of a download was handed to the channel: send `end` with the catalog hash.
     pub fn download_complete(&mut self, id: u32) -> Vec<Action> {
+        self.fetched(id);
         match self.downloads.remove(&id) {
             Some(f) => vec![text(Message::End {
                 transfer_id: id,
@@ -411,8 +541,15 @@ impl Session {
         out
     }
 
+    fn fetched(&self, id: u32) {
+        if let Some((me, swarm)) = &self.swarm {
+            swarm.fetched(me, id);
+        }
+    }
+
     fn stop(&mut self, id: u32, keep_partial: bool) -> Vec<Action> {
         self.ended(id);
+        self.fetched(id);
         if self.uploads.remove(&id).is_some() {
             vec![Action::AbortUpload {
                 transfer_id: id,
@@ -427,6 +564,9 @@ impl Session {
 
     /// The channel closed: downloads stop, uploads keep their partials for a resume.
     pub fn closed(&mut self) -> Vec<Action> {
+        if let Some((me, swarm)) = &self.swarm {
+            swarm.left(me);
+        }
         let ups: Vec<u32> = self.uploads.keys().copied().collect();
         let downs: Vec<u32> = self.downloads.keys().copied().collect();
         let mut out: Vec<Action> = ups.into_iter().flat_map(|id| self.stop(id, true)).collect();
@@ -458,7 +598,7 @@ mod tests {
 
     #[test]
     fn hello_negotiates_the_lower_version_and_only_then_sends() {
-        for (peer, agreed) in [(1, 1), (2, 2), (7, 2), (u32::MAX, 2)] {
+        for (peer, agreed) in [(1, 1), (2, 2), (3, 3), (7, 3), (u32::MAX, 3)] {
             let mut s = Session::new(2, 10);
             s.set_catalog(Arc::default());
             assert_eq!(s.next_catalog(), None, "nothing before hello");
