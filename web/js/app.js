@@ -7,6 +7,8 @@ import { capabilities, cleanupStale, handover } from './sink.js';
 import * as view from './view.js';
 import { Catalog } from './catalog.js';
 import { HttpCatalog, httpDownload, httpUpload, pageDownloadOk, resumes, settings } from './http-transfer.js';
+import * as swarmStore from './swarm-store.js';
+import { active as swarmActive, finished as swarmFinished } from './swarm.js';
 
 const params = new URLSearchParams(location.search);
 const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -23,7 +25,30 @@ const sig = new Signaling(room);
 const http = { on: false, reason: '' };
 /** A seeder link that has not opened after this long counts as failed (fallback to HTTP). */
 const SEEDER_CONNECT_MS = 10_000;
-globalThis.peerbox = { state, sig, resumeStats, handover, sinks: capabilities(), http, httpResumes: resumes }; // for tests and debugging
+/** Sessions for swarm downloads (swarm.js): the seeder's, and links to peers made on demand. */
+const swarmLinks = {
+  seeder() {
+    const s = state.seeder && state.links.get(state.seeder)?.session;
+    return s?.ready && s.version >= 3 ? s : null;
+  },
+  peer(name) {
+    if (name === sig.name || !state.roster.some((p) => p.name === name && p.kind === 'browser')) return null;
+    const entry = state.links.get(name) || connectTo(name, true);
+    const s = entry.session;
+    return s.ready && s.version >= 3 && s.channel?.readyState === 'open' ? s : null;
+  },
+};
+swarmStore.onHave((hash, pieces) => swarmLinks.seeder()?.send({ type: 'have', hash, pieces }));
+swarmStore.onServedReport((bytes) => {
+  const s = swarmLinks.seeder();
+  s?.send({ type: 'served', bytes });
+  return !!s;
+});
+const swarm = { settings: swarmStore.settings, stats: swarmStore.stats, hooks: swarmStore.hooks, active: swarmActive, finished: swarmFinished, setReseed: swarmStore.setReseed };
+globalThis.peerbox = { state, sig, resumeStats, handover, sinks: capabilities(), http, httpResumes: resumes, swarm }; // for tests and debugging
+const reseedBox = $('reseed');
+reseedBox.checked = swarmStore.settings.reseed;
+reseedBox.addEventListener('change', () => swarmStore.setReseed(reseedBox.checked));
 cleanupStale();
 
 $('room-label').textContent = room;
@@ -104,7 +129,7 @@ function connectTo(remote, offerer) {
     offerer,
     sendSignal: (to, signal) => sig.signal(to, signal),
   });
-  const session = new Session(link, { me: sig.name, remote, view, seeder: remote === state.seeder });
+  const session = new Session(link, { me: sig.name, remote, view, seeder: remote === state.seeder, links: swarmLinks });
   const entry = { link, session };
   state.links.set(remote, entry);
   link.addEventListener('failed', () => {

@@ -182,6 +182,14 @@ class MemorySink {
   }
 }
 
+/** Hands a finished Blob to the browser's downloads (the memory path). */
+export function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  triggerDownload(url, name);
+  handover.last = 'memory';
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 function triggerDownload(url, name) {
   const a = document.createElement('a');
   a.href = url;

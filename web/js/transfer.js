@@ -1,4 +1,4 @@
-// The transfer protocol (docs/protocol.md, version 2) in the browser: one DataChannel labelled
+// The transfer protocol (docs/protocol.md, version 3) in the browser: one DataChannel labelled
 // "peerbox" carries JSON control messages and binary chunk frames
 // (u8 kind=1, u32 transfer id, u64 offset, big endian, then data; 64 KiB at most in all).
 // Downloads go to a sink (OPFS or memory, see sink.js) and are verified against the BLAKE3 hash
@@ -6,11 +6,13 @@
 import * as fmt from './format.js';
 import { Blake3, hashBlob } from './hash.js';
 import { Catalog } from './catalog.js';
-import { createSink, sizeWarning } from './sink.js';
+import { capabilities, createSink, sizeWarning } from './sink.js';
+import { swarmDownload } from './swarm.js';
 import { pageDownloadOk } from './http-transfer.js';
+import * as store from './swarm-store.js';
 
 /** The highest transfer-protocol version this page speaks (docs/protocol.md, Versions). */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 const HEADER = 13;
 const MAX_FRAME = 65536;
 const HIGH_WATER = 1 << 20;
@@ -28,7 +30,7 @@ const paused = new Map(); // remote -> {downloads: [d], uploads: [up], timer}
 export const resumeStats = { downloads: 0, uploads: 0, lastOffset: 0 };
 
 /** Counts a transfer continued at `offset` (`kind`: 'downloads' or 'uploads'). */
-function countResume(kind, offset) {
+export function countResume(kind, offset) {
   resumeStats[kind] += 1;
   resumeStats.lastOffset = offset;
 }
@@ -73,8 +75,9 @@ function unpause(remote) {
 }
 
 export class Session {
-  constructor(link, { me, remote, view, seeder }) {
+  constructor(link, { me, remote, view, seeder, links }) {
     this.link = link;
+    this.links = links; // the page's sessions, for swarm downloads (app.js)
     this.seeder = seeder;
     this.me = me;
     this.remote = remote;
@@ -85,6 +88,9 @@ export class Session {
     // The seeder's files (catalog.js); browsers share none.
     this.catalog = seeder ? new Catalog((m) => this.send(m)) : null;
     this.queue = []; // uploads waiting for the channel
+    this.ranges = new Map(); // id -> {onChunk(offset, bytes), onEnd(m), onFail(text)}: pieces we fetch
+    this.serving = new Map(); // id -> {stopped}: ranges of held pieces we send (re-seeding)
+    this.swarmListeners = new Set(); // fn(m) for piece_hashes and sources
     this.ready = false;
     link.addEventListener('open', () => this.onOpen());
     link.addEventListener('message', (ev) => this.onMessage(ev.detail.data));
@@ -145,11 +151,19 @@ export class Session {
       case 'download':
         this.send({ type: 'refuse', transfer_id: m.transfer_id, code: 'not_found', message: 'this browser shares no catalog' });
         break;
+      case 'download_range':
+        this.serveRange(m);
+        break;
+      case 'piece_hashes':
+      case 'sources':
+        for (const fn of this.swarmListeners) fn(m);
+        break;
       case 'progress':
         this.uploads.get(m.transfer_id)?.row.progress(m.offset);
         break;
       case 'end':
-        this.onEnd(m);
+        if (this.ranges.has(m.transfer_id)) this.endRange(m.transfer_id, (r) => r.onEnd(m));
+        else this.onEnd(m);
         break;
       case 'done': {
         const up = this.uploads.get(m.transfer_id);
@@ -162,6 +176,14 @@ export class Session {
       case 'refuse':
       case 'cancel':
       case 'error':
+        if (this.ranges.has(m.transfer_id)) {
+          this.endRange(m.transfer_id, (r) => r.onFail(`${m.type}: ${m.code}`, m.code));
+          break;
+        }
+        if (this.serving.has(m.transfer_id)) {
+          this.serving.get(m.transfer_id).stopped = true;
+          break;
+        }
         this.fail(m.transfer_id, `${m.type === 'cancel' ? 'Canceled' : 'Failed'}: ${m.message || m.code}`);
         break;
       default:
@@ -173,6 +195,13 @@ export class Session {
 
   async download(file) {
     if (!(await pageDownloadOk(file))) return;
+    if (this.links && this.version >= 3 && !capabilities().streaming) {
+      // Version 3 on the memory path: pieces from the seeder and from other pages at once.
+      swarmDownload(file, { links: this.links, view: this.view, seederName: this.remote }).catch((err) => {
+        console.warn('swarm download failed', err);
+      });
+      return;
+    }
     const id = this.id();
     const name = file.path.split('/').pop();
     const d = this.startReceive(id, { name, size: file.size, hash: file.hash, mime: file.mime });
@@ -253,6 +282,11 @@ export class Session {
     const view = new DataView(buf);
     const id = view.getUint32(1);
     const offset = Number(view.getBigUint64(5));
+    const r = this.ranges.get(id);
+    if (r) {
+      r.onChunk(offset, new Uint8Array(buf, HEADER));
+      return;
+    }
     const d = this.downloads.get(id);
     if (!d) return;
     if (offset !== d.got) {
@@ -289,6 +323,68 @@ export class Session {
     d.row.hash = hex;
     // A sending browser learns that its file arrived intact (the seeder's `end` needs no reply).
     if (!this.seeder) this.send({ type: 'done', transfer_id: m.transfer_id });
+  }
+
+  // ---- the swarm (version 3): ranges we fetch, ranges of held pieces we serve ------------------
+
+  /** Asks for `length` bytes at `offset` of `fileId` (catalog id, or hash towards a browser). */
+  requestRange(fileId, offset, length, handlers) {
+    const id = this.id();
+    this.ranges.set(id, handlers);
+    this.send({ type: 'download_range', transfer_id: id, file_id: fileId, offset, length });
+    return id;
+  }
+
+  /** Stops fetching range `id` (another source won the race, or it stalled). */
+  cancelRange(id) {
+    if (!this.ranges.delete(id)) return;
+    this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
+  }
+
+  endRange(id, fn) {
+    const r = this.ranges.get(id);
+    this.ranges.delete(id);
+    if (r) fn(r);
+  }
+
+  /** Another page asks for bytes of a file we hold (by hash): serve them if we may. */
+  async serveRange(m) {
+    const id = m.transfer_id;
+    const busy = store.stats.uploads >= store.MAX_UPLOADS;
+    const got = busy ? { code: 'busy' } : store.range(m.file_id, m.offset, m.length);
+    if (!got.blob) {
+      this.send({ type: 'refuse', transfer_id: id, code: got.code });
+      return;
+    }
+    const job = { stopped: false };
+    this.serving.set(id, job);
+    store.stats.uploads += 1;
+    try {
+      const ch = this.channel;
+      let bytes = new Uint8Array(await got.blob.arrayBuffer());
+      if (store.hooks.corrupt) bytes = store.hooks.corrupt(bytes, m);
+      const frame = MAX_FRAME - HEADER;
+      for (let i = 0; i < bytes.length; i += frame) {
+        if (job.stopped || !store.settings.reseed || ch?.readyState !== 'open') return;
+        const part = bytes.subarray(i, i + frame);
+        const buf = new Uint8Array(HEADER + part.length);
+        const dv = new DataView(buf.buffer);
+        dv.setUint8(0, 1);
+        dv.setUint32(1, id);
+        dv.setBigUint64(5, BigInt(m.offset + i));
+        buf.set(part, HEADER);
+        if (ch.bufferedAmount > HIGH_WATER) {
+          await new Promise((resolve) => ch.addEventListener('bufferedamountlow', resolve, { once: true }));
+        }
+        if (job.stopped || ch.readyState !== 'open') return;
+        ch.send(buf);
+        store.served(part.length);
+      }
+      this.send({ type: 'end', transfer_id: id, size: got.file.size, hash: got.file.hash });
+    } finally {
+      store.stats.uploads -= 1;
+      this.serving.delete(id);
+    }
   }
 
   // ---- sending ------------------------------------------------------------------------------
@@ -380,6 +476,8 @@ export class Session {
   /** The connection is gone: running transfers wait for the peer to come back (see pause). */
   close(reason) {
     this.closed = true;
+    for (const id of [...this.ranges.keys()]) this.endRange(id, (r) => r.onFail(`Interrupted: ${reason}`, 'closed'));
+    for (const job of this.serving.values()) job.stopped = true;
     const downloads = [...this.downloads.values()];
     const uploads = [...this.uploads.values()].filter((u) => u.hash);
     for (const [id, u] of this.uploads) if (!u.hash) this.fail(id, `Interrupted: ${reason}`);

@@ -1,0 +1,158 @@
+// The swarm (transfer protocol version 3): pages download one file from the seeder and from each
+// other. One daemon for the whole file, with its upload capped so that pages have something to
+// gain from each other (what a Pi on a shared link looks like); each test uses its own file and
+// room, so what one page of an earlier test still holds cannot serve a later test.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HOST, PORT, work, spawnDaemon, waitHealthy, ready, sha, sleep } from '../harness.mjs';
+
+const CAP = 3 << 20; // seeder bytes per second
+const SIZE = 12 << 20;
+const base = `http://${HOST}:${PORT + 7}/`;
+const share = join(work, 'swarm-share');
+let daemon = null;
+let fileNo = 0;
+
+async function up() {
+  if (daemon) return;
+  mkdirSync(share, { recursive: true });
+  const incoming = join(work, 'swarm-incoming');
+  mkdirSync(incoming, { recursive: true });
+  daemon = spawnDaemon(PORT + 7, join(work, 'state-swarm'), {
+    PEERBOX_SEEDER__MAX_UPLOAD_BYTES_PER_SEC: String(CAP),
+  }, share, incoming);
+  await waitHealthy(`${base}healthz`);
+  process.once('exit', () => daemon?.kill('SIGKILL'));
+}
+
+/** A new random file in the share, and its catalog entry once the seeder offers it. */
+async function newFile() {
+  await up();
+  fileNo += 1;
+  const name = `swarm-${fileNo}.bin`;
+  const bytes = randomBytes(SIZE);
+  writeFileSync(join(share, name), bytes);
+  for (let i = 0; i < 200; i++) {
+    const cat = await (await fetch(`${base}catalog.json`)).json();
+    const entry = cat.files.find((f) => f.path === name);
+    if (entry) return { name, bytes, entry };
+    await sleep(100);
+  }
+  throw new Error(`${name} never appeared in the catalog`);
+}
+
+async function metric(name) {
+  const text = await (await fetch(`${base}metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(' ')[1] || 0);
+}
+
+async function openPage(b, room, query = '') {
+  const p = await b.page();
+  await ready(p, `${room}${query}`, base);
+  await p.waitFor(() => [...globalThis.peerbox.state.links.values()].some((l) => l.session.seeder && l.session.version >= 3), undefined, 30000);
+  return p;
+}
+
+async function start(p, name) {
+  await p.waitFor((n) => !!document.querySelector(`[data-file="${n}"] button`), name, 30000);
+  await p.click(`[data-file="${name}"] button`);
+}
+
+async function finished(p, name, ms = 120000) {
+  await p.waitFor((n) => document.querySelector(`[data-transfer="${n}"]`)?.dataset.state, name, ms);
+  return p.eval((n) => ({
+    text: document.querySelector(`[data-transfer="${n}"]`).textContent,
+    via: document.querySelector(`[data-transfer="${n}"]`).dataset.path,
+    stats: { ...globalThis.peerbox.swarm.stats },
+    hash: globalThis.peerbox.swarm.finished.find((d) => d.name === n)?.hash,
+    me: globalThis.peerbox.sig.name,
+  }), name);
+}
+
+function verified(r, entry, saved, what) {
+  if (!r.text.includes('Verified')) throw new Error(`${what}: ${r.text}`);
+  if (r.via !== 'WebRTC (swarm)') throw new Error(`${what} did not use the swarm: ${r.via}`);
+  if (r.hash !== entry.hash) throw new Error(`${what}: hash ${r.hash}, catalog ${entry.hash}`);
+  return saved;
+}
+
+export const tests = {
+  async 'swarm: three pages download one file and serve each other; seeder bytes prove it'(b) {
+    const { name, bytes, entry } = await newFile();
+    const pages = [];
+    for (let i = 0; i < 3; i++) pages.push(await openPage(b, 'home'));
+    const chromium = b.name.startsWith('chromium');
+    const saved = pages.map((p) => (chromium ? p.nextDownload() : null));
+    const seeder0 = await metric('peerbox_swarm_seeder_bytes_total');
+    const t0 = Date.now();
+    await Promise.all(pages.map((p) => start(p, name)));
+    const results = await Promise.all(pages.map((p) => finished(p, name)));
+    const secs = (Date.now() - t0) / 1000;
+    for (const [i, r] of results.entries()) {
+      verified(r, entry, null, `page ${i}`);
+      if (saved[i] && sha(await saved[i]) !== sha(bytes)) throw new Error(`page ${i}: saved file differs`);
+    }
+    await sleep(1500); // the last `served` reports
+    const seederBytes = (await metric('peerbox_swarm_seeder_bytes_total')) - seeder0;
+    const peerBytes = results.reduce((n, r) => n + r.stats.fromPeers, 0);
+    console.log(`  ${secs.toFixed(1)} s; seeder sent ${(seederBytes / SIZE).toFixed(2)}x the file, pages got ${(peerBytes / SIZE).toFixed(2)}x from each other`);
+    // Three copies went out; the capped seeder sent well under three of them.
+    if (seederBytes >= 2.5 * SIZE) throw new Error(`seeder sent ${seederBytes} bytes for 3 x ${SIZE}`);
+    if (peerBytes < 0.5 * SIZE) throw new Error(`pages served each other only ${peerBytes} bytes`);
+    if ((await metric('peerbox_swarm_peer_bytes_total')) <= 0) throw new Error('no `served` report reached /metrics');
+    for (const p of pages) await p.close();
+  },
+
+  async 'swarm: a lying page is dropped as a source; the file still verifies'(b) {
+    const { name, bytes, entry } = await newFile();
+    const liar = await openPage(b, 'home');
+    await start(liar, name);
+    verified(await finished(liar, name), entry, null, 'liar');
+    // From now on the liar flips a byte in everything it serves.
+    await liar.eval(() => { globalThis.peerbox.swarm.hooks.corrupt = (buf) => { const c = buf.slice(); c[0] ^= 0xff; return c; }; });
+    const liarName = await liar.eval(() => globalThis.peerbox.sig.name);
+    const p = await openPage(b, 'home');
+    const saved = b.name.startsWith('chromium') ? p.nextDownload() : null;
+    await start(p, name);
+    const r = await finished(p, name);
+    verified(r, entry, null, 'downloader');
+    if (!r.stats.dropped.includes(liarName) || r.stats.badPieces < 1) throw new Error(`the liar was not dropped: ${JSON.stringify(r.stats)}`);
+    if (saved && sha(await saved) !== sha(bytes)) throw new Error('saved file differs');
+    await liar.close();
+    await p.close();
+  },
+
+  async 'swarm: a source page closed mid-download; the download completes from the others'(b) {
+    const { name, bytes, entry } = await newFile();
+    const src = await openPage(b, 'home');
+    await start(src, name);
+    verified(await finished(src, name), entry, null, 'source');
+    const p = await openPage(b, 'home');
+    const saved = b.name.startsWith('chromium') ? p.nextDownload() : null;
+    await start(p, name);
+    await p.waitFor(() => globalThis.peerbox.swarm.stats.fromPeers >= 2 << 20, undefined, 60000);
+    await src.close();
+    const r = await finished(p, name);
+    verified(r, entry, null, 'downloader');
+    if (r.stats.fromPeers >= SIZE) throw new Error('everything came from the closed page');
+    if (saved && sha(await saved) !== sha(bytes)) throw new Error('saved file differs');
+    await p.close();
+  },
+
+  async 'swarm: with re-seeding off a page serves nobody'(b) {
+    const { name, entry } = await newFile();
+    const off = await openPage(b, 'home', '&reseed=0');
+    await start(off, name);
+    verified(await finished(off, name), entry, null, 're-seeding off');
+    const p = await openPage(b, 'home');
+    await start(p, name);
+    const r = await finished(p, name);
+    verified(r, entry, null, 'downloader');
+    const served = await off.eval(() => globalThis.peerbox.swarm.stats.served);
+    if (served !== 0 || r.stats.fromPeers !== 0) throw new Error(`served ${served}, got ${r.stats.fromPeers} from peers`);
+    await off.close();
+    await p.close();
+  },
+};
