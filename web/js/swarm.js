@@ -22,7 +22,7 @@ const PEER_PARALLEL = 2;
 const SEEDER_PARALLEL = 2;
 const TICK_MS = 250;
 const SOURCES_MS = 1000;
-const WAIT_MS = 4000;
+const WAIT_MS = 8000;
 const ENDGAME_MS = 2000;
 /** A request that brings no byte for this long is cancelled and its source rested. */
 const STALL_MS = 10_000;
@@ -199,18 +199,23 @@ class SwarmDownload {
         this.request(order.splice(k, 1)[0], name, session);
       }
     }
+    // The seeder: pieces no reachable peer holds and no other page is fetching from it. A piece
+    // that only unreachable peers hold, or that another page has been fetching for WAIT_MS
+    // without it showing up, goes to the seeder too.
     const now = Date.now();
+    const usable = [...this.sources].filter(([name, s]) => !s.dropped && this.links.peer(name));
     for (const i of order) {
-      const someoneFetches = [...this.sources.values()].some((s) => !s.dropped && store.bit(s.fetching, i));
-      if ((counts[i] > 0 || someoneFetches) && !this.waiting.has(i)) this.waiting.set(i, now);
-      if (counts[i] === 0 && !someoneFetches) this.waiting.delete(i);
+      const reachable = usable.some(([, s]) => store.bit(s.bits, i));
+      const pending = !reachable && [...this.sources.values()].some((s) => !s.dropped && (store.bit(s.fetching, i) || store.bit(s.bits, i)));
+      if (pending && !this.waiting.has(i)) this.waiting.set(i, now);
+      if (!pending) this.waiting.delete(i);
     }
     if (!seeder) return;
     for (const i of order) {
       if (this.busy('') >= SEEDER_PARALLEL) break;
-      if (this.inflight.has(i)) continue;
+      if (this.inflight.has(i) || usable.some(([, s]) => store.bit(s.bits, i))) continue;
       const since = this.waiting.get(i);
-      if (since !== undefined && now - since < WAIT_MS) continue; // a peer has it or soon will
+      if (since !== undefined && now - since < WAIT_MS) continue; // another page has it soon
       this.request(i, '', seeder);
     }
     // End game: every missing piece is in flight; double the old ones on an idle source.
@@ -223,7 +228,10 @@ class SwarmDownload {
       const other = [...this.sources].find(([name, s]) => !s.dropped && name !== list[0].source
         && store.bit(s.bits, i) && this.busy(name) < PEER_PARALLEL && this.links.peer(name));
       if (other) this.request(i, other[0], this.links.peer(other[0]));
-      else if (seeder && list[0].source !== '' && this.busy('') < SEEDER_PARALLEL) this.request(i, '', seeder);
+      // The seeder doubles a peer's piece only when that peer has gone quiet.
+      else if (seeder && list[0].source !== '' && now - list[0].last > ENDGAME_MS && this.busy('') < SEEDER_PARALLEL) {
+        this.request(i, '', seeder);
+      }
     }
   }
 
