@@ -55,6 +55,36 @@ async fn downloads_whole_resumed_and_concurrent() {
     srv.stop().await;
 }
 
+/// The seeder speaks transfer protocol version 3 (the swarm); a client that says version 1 gets
+/// a version-1 session (the client checks the `hello` answer) and downloads as it always did,
+/// also from a seeder whose upload is capped, and hears nothing of the swarm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_client_still_downloads_from_a_capped_seeder() {
+    let srv = TestServer::start_with(|c| {
+        c.seeder.enabled = true;
+        c.seeder.webrtc.udp_bind = vec![LOOPBACK];
+        c.seeder.max_upload_bytes_per_sec = 16 << 20;
+        c.watch.settle_ms = 50;
+    })
+    .await;
+    let data = random_bytes((3 << 20) + 17);
+    std::fs::write(srv.dirs.path().join("share/three.bin"), &data).unwrap();
+    let mut a = Client::connect(srv.addr, None).await;
+    let file = a.file("three.bin").await;
+    let got = a.download(1, &file, 0).await;
+    assert!(
+        got == data,
+        "a multi-piece file arrived intact over a version-1 session"
+    );
+    let metrics = String::from_utf8(common::get(srv.addr, "/metrics", &[]).await.body).unwrap();
+    assert!(
+        metrics.contains(&format!("peerbox_swarm_seeder_bytes_total {}", data.len())),
+        "the seeder counted what it sent: {metrics}"
+    );
+    a.close().await;
+    srv.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_lands_in_incoming_and_resumes_after_a_disconnect() {
     let srv = server().await;

@@ -2,7 +2,8 @@
 // Chromium pages of the real web client start downloading the same SIZE_MIB file at once from a
 // seeder capped at CAP_MIB MiB/s, once with re-seeding on (the swarm) and once with it off (every
 // page from the seeder alone), each on a fresh daemon. Prints one JSON object on the last line.
-// Usage: node swarm-bench.mjs PEERBOX SIZE_MIB CAP_MIB [PAGES]
+// Usage: node swarm-bench.mjs PEERBOX SIZE_MIB CAP_MIB [PAGES]; BENCH_WEB_DIR=web serves the
+// web client from that folder instead of the binary's bundle (while working on the page).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, openSync, writeSync, closeSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,7 +45,7 @@ settle_ms = 200
 `);
   const child = spawn(BIN, ['run', '--system-config', '/nonexistent', '--config', join(dir, 'config.toml'),
     '--listen', `${HOST}:${port}`, '--share-dir', share, '--incoming-dir', join(dir, 'incoming'),
-    '--state-dir', join(dir, 'state')], { env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
+    '--state-dir', join(dir, 'state'), ...(process.env.BENCH_WEB_DIR ? ['--web-dir', process.env.BENCH_WEB_DIR] : [])], { env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://${HOST}:${port}/`;
   for (let i = 0; i < 600; i++) {
     try {
@@ -77,6 +78,16 @@ async function run(browser, reseed) {
     }
     const before = await metric(base, 'peerbox_swarm_seeder_bytes_total');
     const t0 = Date.now();
+    // When the seeder sent its last byte (sampled every 250 ms).
+    let seederLast = before;
+    let seederDone = 0;
+    const sampler = setInterval(async () => {
+      const now = await metric(base, 'peerbox_swarm_seeder_bytes_total').catch(() => seederLast);
+      if (now > seederLast) {
+        seederLast = now;
+        seederDone = (Date.now() - t0) / 1000;
+      }
+    }, 250);
     await Promise.all(pages.map(({ p }) => p.click('[data-file="holiday.mp4"] button')));
     const finish = await Promise.all(pages.map(async ({ p }) => {
       await p.waitForFunction(() => document.querySelector('[data-transfer="holiday.mp4"]')?.dataset.state, undefined, { timeout: 600000 });
@@ -86,6 +97,7 @@ async function run(browser, reseed) {
       }));
       return { secs: (Date.now() - t0) / 1000, ok: r.text.includes('Verified'), ...r.stats };
     }));
+    clearInterval(sampler);
     const wall = Math.max(...finish.map((f) => f.secs));
     const seederBytes = (await metric(base, 'peerbox_swarm_seeder_bytes_total')) - before;
     const result = {
@@ -95,6 +107,7 @@ async function run(browser, reseed) {
       aggregate_over_cap: (PAGES * SIZE) / wall / CAP,
       seeder_bytes: seederBytes,
       seeder_over_size: seederBytes / SIZE,
+      seeder_done_secs: seederDone,
       pages: finish,
       ok: finish.every((f) => f.ok),
     };

@@ -15,7 +15,7 @@ export const settings = {
 };
 
 /** Counters for the page, tests and the bench. */
-export const stats = { fromPeers: 0, fromSeeder: 0, served: 0, unreported: 0, badPieces: 0, dropped: [], uploads: 0 };
+export const stats = { fromPeers: 0, fromSeeder: 0, served: 0, unreported: 0, badPieces: 0, dropped: [], uploads: 0, busy: 0 };
 
 /** Test hook: a function applied to served bytes (a lying page), or null. */
 export const hooks = { corrupt: null };

@@ -21,7 +21,7 @@ import { countResume } from './transfer.js';
 const PEER_PARALLEL = 2;
 const SEEDER_PARALLEL = 2;
 const TICK_MS = 250;
-const SOURCES_MS = 1000;
+const SOURCES_MS = 500;
 const WAIT_MS = 8000;
 const ENDGAME_MS = 2000;
 /** A request that brings no byte for this long is cancelled and its source rested. */
@@ -74,12 +74,17 @@ class SwarmDownload {
     this.hashes = meta.hashes;
     this.f = store.hold({ hash: this.file.hash, size: this.file.size, pieceSize: meta.pieceSize, count: meta.hashes.length });
     this.done = new Promise((resolve) => { this.finish = resolve; });
+    // The whole file's BLAKE3 runs as the in-order prefix of pieces grows, not all at the end.
+    this.whole = new Blake3();
+    this.fed = 0;
+    this.feeding = Promise.resolve();
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.tick();
     const outcome = await this.done;
     clearInterval(this.timer);
     for (const piece of [...this.inflight.keys()]) this.cancelPiece(piece);
     if (outcome) {
+      this.whole.drop();
       this.row.fail(outcome);
       return;
     }
@@ -180,7 +185,8 @@ class SwarmDownload {
 
   busy(source) {
     let n = 0;
-    for (const list of this.inflight.values()) for (const r of list) if (r.source === source) n += 1;
+    // A range whose bytes all arrived frees its slot while its hash is checked.
+    for (const list of this.inflight.values()) for (const r of list) if (r.source === source && !r.received) n += 1;
     return n;
   }
 
@@ -239,7 +245,7 @@ class SwarmDownload {
     const now = Date.now();
     for (const [i, list] of this.inflight) {
       for (const r of [...list]) {
-        if (now - r.last < STALL_MS) continue;
+        if (r.received || now - r.last < STALL_MS) continue;
         r.session.cancelRange(r.id);
         this.forget(i, r);
         const s = this.sources.get(r.source);
@@ -273,7 +279,8 @@ class SwarmDownload {
       r.hasher.drop();
       this.forget(i, r);
       const s = this.sources.get(source);
-      if (s && code === 'busy') s.restUntil = Date.now() + 1000;
+      if (code === 'busy') store.stats.busy += 1;
+      if (s && code === 'busy') s.restUntil = Date.now() + 300;
       else if (s && code !== 'canceled') s.restUntil = Date.now() + 3000;
     };
     r.id = session.requestRange(fileId, offset, length, {
@@ -294,6 +301,9 @@ class SwarmDownload {
           this.bad(i, r, 'short or foreign range');
           return;
         }
+        r.received = true;
+        r.last = Date.now();
+        this.tick();
         const hex = await r.hasher.hex();
         if (hex !== this.hashes[i]) {
           this.bad(i, r, 'piece does not match its hash');
@@ -303,6 +313,7 @@ class SwarmDownload {
         if (store.hasPiece(this.f, i)) return; // the other end-game copy won
         this.cancelPiece(i);
         store.put(this.f, i, new Blob(r.chunks));
+        this.feedWhole();
         if (source === '') store.stats.fromSeeder += length;
         else store.stats.fromPeers += length;
         this.row.progress(this.heldBytes());
@@ -334,11 +345,21 @@ class SwarmDownload {
     return n;
   }
 
+  /** Feeds the pieces that now continue the in-order prefix to the whole-file hash. */
+  feedWhole() {
+    this.feeding = this.feeding.then(async () => {
+      while (this.fed < this.hashes.length && store.hasPiece(this.f, this.fed)) {
+        this.whole.update(new Uint8Array(await this.f.blobs[this.fed].arrayBuffer()));
+        this.fed += 1;
+      }
+    });
+  }
+
   async complete() {
     this.row.status('Verifying…');
-    const h = new Blake3();
-    for (const b of this.f.blobs) h.update(new Uint8Array(await b.arrayBuffer()));
-    const hex = await h.hex();
+    this.feedWhole();
+    await this.feeding;
+    const hex = await this.whole.hex();
     if (hex !== this.file.hash) {
       this.row.fail('Failed: the file did not match its hash; nothing was saved');
       store.held.delete(this.file.hash);

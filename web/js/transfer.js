@@ -9,13 +9,11 @@ import { Catalog } from './catalog.js';
 import { capabilities, createSink, sizeWarning } from './sink.js';
 import { swarmDownload } from './swarm.js';
 import { pageDownloadOk } from './http-transfer.js';
-import * as store from './swarm-store.js';
+import { HEADER, MAX_FRAME, sendFrames } from './frames.js';
+import { serveRange } from './reseed.js';
 
 /** The highest transfer-protocol version this page speaks (docs/protocol.md, Versions). */
 export const PROTOCOL_VERSION = 3;
-const HEADER = 13;
-const MAX_FRAME = 65536;
-const HIGH_WATER = 1 << 20;
 const LOW_WATER = 256 << 10;
 const READ_SLICE = 4 << 20;
 /** A download with no new bytes for this long is failed and cancelled, never left hanging. */
@@ -101,6 +99,11 @@ export class Session {
     return this.link.channels.peerbox;
   }
 
+  /** Frame size for sending. */
+  get frameBytes() {
+    return MAX_FRAME;
+  }
+
   id() {
     const id = this.nextId;
     this.nextId += 2;
@@ -152,7 +155,7 @@ export class Session {
         this.send({ type: 'refuse', transfer_id: m.transfer_id, code: 'not_found', message: 'this browser shares no catalog' });
         break;
       case 'download_range':
-        this.serveRange(m);
+        serveRange(this, m);
         break;
       case 'piece_hashes':
       case 'sources':
@@ -347,46 +350,6 @@ export class Session {
     if (r) fn(r);
   }
 
-  /** Another page asks for bytes of a file we hold (by hash): serve them if we may. */
-  async serveRange(m) {
-    const id = m.transfer_id;
-    const busy = store.stats.uploads >= store.MAX_UPLOADS;
-    const got = busy ? { code: 'busy' } : store.range(m.file_id, m.offset, m.length);
-    if (!got.blob) {
-      this.send({ type: 'refuse', transfer_id: id, code: got.code });
-      return;
-    }
-    const job = { stopped: false };
-    this.serving.set(id, job);
-    store.stats.uploads += 1;
-    try {
-      const ch = this.channel;
-      let bytes = new Uint8Array(await got.blob.arrayBuffer());
-      if (store.hooks.corrupt) bytes = store.hooks.corrupt(bytes, m);
-      const frame = MAX_FRAME - HEADER;
-      for (let i = 0; i < bytes.length; i += frame) {
-        if (job.stopped || !store.settings.reseed || ch?.readyState !== 'open') return;
-        const part = bytes.subarray(i, i + frame);
-        const buf = new Uint8Array(HEADER + part.length);
-        const dv = new DataView(buf.buffer);
-        dv.setUint8(0, 1);
-        dv.setUint32(1, id);
-        dv.setBigUint64(5, BigInt(m.offset + i));
-        buf.set(part, HEADER);
-        if (ch.bufferedAmount > HIGH_WATER) {
-          await new Promise((resolve) => ch.addEventListener('bufferedamountlow', resolve, { once: true }));
-        }
-        if (job.stopped || ch.readyState !== 'open') return;
-        ch.send(buf);
-        store.served(part.length);
-      }
-      this.send({ type: 'end', transfer_id: id, size: got.file.size, hash: got.file.hash });
-    } finally {
-      store.stats.uploads -= 1;
-      this.serving.delete(id);
-    }
-  }
-
   // ---- sending ------------------------------------------------------------------------------
 
   /** Offers `file`; `earlier` is the same upload paused by a lost connection (hash known). */
@@ -427,24 +390,11 @@ export class Session {
       countResume('uploads', offset);
     }
     up.row.progress(offset);
-    const frame = MAX_FRAME - HEADER;
+    const stopped = () => !this.uploads.has(m.transfer_id);
     while (offset < up.file.size) {
-      if (!this.uploads.has(m.transfer_id) || ch.readyState !== 'open') return;
+      if (stopped() || ch.readyState !== 'open') return;
       const slice = new Uint8Array(await up.file.slice(offset, offset + READ_SLICE).arrayBuffer());
-      for (let i = 0; i < slice.length; i += frame) {
-        const part = slice.subarray(i, i + frame);
-        const buf = new Uint8Array(HEADER + part.length);
-        const dv = new DataView(buf.buffer);
-        dv.setUint8(0, 1);
-        dv.setUint32(1, m.transfer_id);
-        dv.setBigUint64(5, BigInt(offset + i));
-        buf.set(part, HEADER);
-        if (ch.bufferedAmount > HIGH_WATER) {
-          await new Promise((resolve) => ch.addEventListener('bufferedamountlow', resolve, { once: true }));
-        }
-        if (ch.readyState !== 'open') return;
-        ch.send(buf);
-      }
+      if (!(await sendFrames(ch, m.transfer_id, offset, slice, this.frameBytes, stopped))) return;
       offset += slice.length;
     }
     this.send({ type: 'end', transfer_id: m.transfer_id, size: up.file.size, hash: up.hash });
