@@ -122,10 +122,30 @@ fn piece_tree(
 
 fn feed_both(
     file: &File,
-    mut offset: u64,
+    offset: u64,
     len: u64,
     a: &mut Hasher,
     b: &mut Hasher,
+) -> io::Result<()> {
+    read_range(file, offset, len, |bytes| {
+        a.update(bytes);
+        b.update(bytes);
+    })
+}
+
+fn feed(file: &File, offset: u64, len: u64, hasher: &mut Hasher) -> io::Result<()> {
+    read_range(file, offset, len, |bytes| {
+        hasher.update(bytes);
+    })
+}
+
+/// Hands `len` bytes of `file` from `offset` to `each`, one read of at most `READ` at a time,
+/// through the thread's buffer.
+fn read_range(
+    file: &File,
+    mut offset: u64,
+    len: u64,
+    mut each: impl FnMut(&[u8]),
 ) -> io::Result<()> {
     BUF.with_borrow_mut(|buf| {
         let want = (len as usize).min(READ);
@@ -136,25 +156,7 @@ fn feed_both(
         while offset < end {
             let n = ((end - offset) as usize).min(READ);
             file.read_exact_at(&mut buf[..n], offset)?;
-            a.update(&buf[..n]);
-            b.update(&buf[..n]);
-            offset += n as u64;
-        }
-        Ok(())
-    })
-}
-
-fn feed(file: &File, mut offset: u64, len: u64, hasher: &mut Hasher) -> io::Result<()> {
-    BUF.with_borrow_mut(|buf| {
-        let want = (len as usize).min(READ);
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
-        let end = offset + len;
-        while offset < end {
-            let n = ((end - offset) as usize).min(READ);
-            file.read_exact_at(&mut buf[..n], offset)?;
-            hasher.update(&buf[..n]);
+            each(&buf[..n]);
             offset += n as u64;
         }
         Ok(())

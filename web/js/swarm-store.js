@@ -5,6 +5,8 @@
 
 /** Ranges this page serves at once; more are refused with `busy`. */
 export const MAX_UPLOADS = 4;
+/** The longest range served, in pieces. */
+const MAX_RANGE_PIECES = 4;
 
 const KEY = 'peerbox.reseed';
 const param = new URLSearchParams(location.search).get('reseed');
@@ -95,6 +97,8 @@ export function range(hash, offset, length) {
   if (!settings.reseed) return { code: 'not_found' };
   const f = held.get(hash);
   if (!f || length <= 0 || offset + length > f.size) return { code: f ? 'bad_offset' : 'not_found' };
+  // Pages ask for one piece at a time; a longer range would only cost this page memory.
+  if (length > MAX_RANGE_PIECES * f.pieceSize) return { code: 'too_large' };
   const first = Math.floor(offset / f.pieceSize);
   const last = Math.floor((offset + length - 1) / f.pieceSize);
   const parts = [];

@@ -43,7 +43,11 @@ export async function swarmDownload(file, { links, view, seederName }) {
   active.add(dl);
   try {
     await dl.run();
+  } catch (err) {
+    dl.row.fail(`Failed: ${err.message}`);
   } finally {
+    clearInterval(dl.timer);
+    dl.sourcesFrom?.swarmListeners.delete(dl.onSourcesMsg);
     active.delete(dl);
   }
   return dl;
@@ -134,9 +138,11 @@ class SwarmDownload {
       // A new seeder link (first one, or after a reconnect): it learns what we hold again, and
       // the download continues from the pieces it has.
       if (this.sourcesFrom) countResume('downloads', this.heldBytes());
+      this.sourcesFrom?.swarmListeners.delete(this.onSourcesMsg);
       this.sourcesFrom = seeder;
       this.sourcesAt = 0;
-      seeder.swarmListeners.add((m) => m.type === 'sources' && m.hash === this.file.hash && this.onSources(m));
+      this.onSourcesMsg = (m) => m.type === 'sources' && m.hash === this.file.hash && this.onSources(m);
+      seeder.swarmListeners.add(this.onSourcesMsg);
       store.announceAll();
     }
     if (seeder && Date.now() - (this.sourcesAt || 0) > SOURCES_MS) {
