@@ -8,8 +8,6 @@
 //! Prints `key value` lines (KiB unless named otherwise) for bench/sections/07-memory.sh.
 //! Measures only; asserts nothing about the figures.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/daemon.rs"]
 mod daemon;
 
@@ -96,12 +94,12 @@ async fn main() {
     write_file(&d.share().join("big.bin"), mib).expect("write the test file");
     println!("file_mib {mib}");
     println!("write_secs {:.2}", t.elapsed().as_secs_f64());
-    let mut c = client::Client::connect(&d.addr, "home")
+    let mut c = peerbox::client::Client::connect(&d.addr, Default::default())
         .await
         .expect("client");
     let t = Instant::now();
     let file = c
-        .file("big.bin", Duration::from_secs(120))
+        .wait_for("big.bin", Duration::from_secs(120))
         .await
         .expect("offered");
     println!("offered_after_secs {:.2}", t.elapsed().as_secs_f64());
@@ -121,15 +119,19 @@ async fn main() {
             }
         })
     };
+    let mut n = 0u64;
     let got = c
-        .download(1, &file, |n| done.store(n, Ordering::Relaxed))
+        .fetch(&file, |d| {
+            n += d.len() as u64;
+            done.store(n, Ordering::Relaxed)
+        })
         .await
         .expect("download");
     let end_rss = d.rss_kib();
     stop.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
     let samples = std::mem::take(&mut *samples.lock().unwrap());
-    let total = got.bytes;
+    let total = got.received;
     println!("download_secs {:.2}", got.elapsed.as_secs_f64());
     println!(
         "download_mib_s {:.1}",

@@ -1,5 +1,5 @@
 //! Benchmark items 3 and 4: download concurrency and time to first byte, against the release
-//! daemon as a child process, with the Rust WebRTC client (`support/client.rs`, the path a
+//! daemon as a child process, with the Rust WebRTC client (`peerbox::client`, the path a
 //! browser takes: signaling, ICE, DTLS, SCTP, the transfer protocol, hash check).
 //!
 //! `bench_transfer PEERBOX concurrency [MIB]`: one download of a MIB file, then four at once
@@ -8,16 +8,14 @@
 //! file; prints connect and first-byte latencies (p50, p95, max) and the slowest whole fetch.
 //! A measurement tool: it asserts nothing about speed.
 
-#[path = "support/client.rs"]
-mod client;
 #[path = "support/daemon.rs"]
 mod daemon;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use client::Client;
 use daemon::Daemon;
+use peerbox::client::{Client, Options};
 
 fn env() -> Vec<(&'static str, String)> {
     vec![
@@ -50,9 +48,11 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 async fn ready(d: &Daemon, path: &str) -> (Client, peerbox::seeder::protocol::FileInfo) {
-    let mut c = Client::connect(&d.addr, "home").await.expect("connect");
+    let mut c = Client::connect(&d.addr, Options::default())
+        .await
+        .expect("connect");
     let f = c
-        .file(path, Duration::from_secs(120))
+        .wait_for(path, Duration::from_secs(120))
         .await
         .expect("offered");
     (c, f)
@@ -62,7 +62,7 @@ async fn concurrency(d: &Daemon, mib: usize) {
     write_file(&d.share().join("big.bin"), mib);
     let bytes = (mib << 20) as f64;
     let (mut one, f) = ready(d, "big.bin").await;
-    let single = one.download(1, &f, |_| {}).await.expect("single download");
+    let single = one.fetch(&f, |_| {}).await.expect("single download");
     one.close().await;
     println!(
         "single_mb_s {:.1}",
@@ -75,10 +75,7 @@ async fn concurrency(d: &Daemon, mib: usize) {
     let t0 = Instant::now();
     let runs = clients.into_iter().map(|(mut c, f)| {
         tokio::spawn(async move {
-            let r = c
-                .download(1, &f, |_| {})
-                .await
-                .expect("concurrent download");
+            let r = c.fetch(&f, |_| {}).await.expect("concurrent download");
             c.close().await;
             r
         })
@@ -118,15 +115,8 @@ async fn ttfb(d: &Daemon, runs: usize) {
         let t0 = Instant::now();
         let (mut c, f) = ready(d, "one.bin").await;
         connect.push(ms(t0.elapsed()));
-        let asked = Instant::now();
-        let mut first_at = None;
-        let r = c
-            .download(1, &f, |_| {
-                first_at.get_or_insert_with(Instant::now);
-            })
-            .await
-            .expect("download");
-        first.push(ms(first_at.expect("bytes arrived") - asked));
+        let r = c.fetch(&f, |_| {}).await.expect("download");
+        first.push(ms(r.first_byte.expect("bytes arrived")));
         whole.push(ms(r.elapsed));
         c.close().await;
         eprintln!(

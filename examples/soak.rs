@@ -14,15 +14,12 @@
 
 #[path = "support/daemon.rs"]
 mod daemon;
-#[path = "../tests/common/peer.rs"]
-#[allow(dead_code)]
-mod peer;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use peer::Client;
+use peerbox::client::{Client, Incoming, Options};
 use peerbox::seeder::protocol::{Code, Message};
 use tokio_tungstenite::tungstenite::Message as Ws;
 
@@ -98,26 +95,33 @@ async fn sample(pid: u32, addr: SocketAddr, t0: Instant) -> Sample {
 
 /// One WebRTC peer's life: join, start a download and an upload, cancel both, leave.
 async fn webrtc_churn(addr: SocketAddr, upload: &[u8]) {
-    let mut c = Client::connect(addr, None).await;
-    let file = c.file("soak.bin").await;
+    let mut c = Client::connect(&addr.to_string(), Options::default())
+        .await
+        .expect("connect");
+    let file = c
+        .wait_for("soak.bin", Duration::from_secs(30))
+        .await
+        .expect("offered");
     c.send(Message::Download {
         transfer_id: 1,
         file_id: file.id.clone(),
         offset: 0,
     })
-    .await;
+    .await
+    .expect("send");
     let mut got = 0;
     while got < 1 << 20 {
-        match c.next().await {
-            Ok(raw) => got += raw.len(),
-            Err(m) => panic!("download: {m:?}"),
+        match c.next().await.expect("download") {
+            Incoming::Frame(raw) => got += raw.len(),
+            Incoming::Control(m) => panic!("download: {m:?}"),
         }
     }
     c.send(Message::Cancel {
         transfer_id: 1,
         code: Code::Canceled,
     })
-    .await;
+    .await
+    .expect("send");
     c.send(Message::Offer {
         transfer_id: 3,
         name: "soak-upload.bin".into(),
@@ -125,21 +129,27 @@ async fn webrtc_churn(addr: SocketAddr, upload: &[u8]) {
         hash: blake3::hash(upload).to_hex().to_string(),
         folder: None,
     })
-    .await;
+    .await
+    .expect("send");
     loop {
-        match c.next().await {
-            Ok(_) => {} // chunks of the canceled download still in flight
-            Err(Message::Accept { transfer_id: 3, .. }) => break,
-            Err(Message::Refuse { code, .. }) => panic!("upload refused: {code:?}"),
-            Err(_) => {}
+        match c.next().await.expect("answer to the offer") {
+            Incoming::Control(Message::Accept { transfer_id: 3, .. }) => break,
+            Incoming::Control(Message::Refuse { code, .. }) => panic!("upload refused: {code:?}"),
+            _ => {} // chunks of the canceled download still in flight
         }
     }
-    c.chunks(3, upload, 0, upload.len() / 4).await;
+    let quarter = &upload[..upload.len() / 4];
+    let payload = c.max_payload();
+    for (i, part) in quarter.chunks(payload).enumerate() {
+        let at = (i * payload) as u64;
+        c.send_chunk(3, at, part).await.expect("send a chunk");
+    }
     c.send(Message::Cancel {
         transfer_id: 3,
         code: Code::Canceled,
     })
-    .await;
+    .await
+    .expect("send");
     c.close().await;
 }
 

@@ -27,6 +27,13 @@ stage() { # stage NAME COMMAND...
 stage "cargo fmt --check" cargo fmt --check
 stage "cargo clippy" cargo clippy --all-targets --locked -- -D warnings
 stage "cargo test" cargo test --all-targets --locked
+# The tests of our changes to the patched WebRTC crates (patches/README.md), in their own
+# package, built into the same target dir.
+patched() {
+    (cd patches/rtc-sctp && cargo test --locked --lib --target-dir "${CARGO_TARGET_DIR:-../../target}" -- \
+        pacer burst_loss pacing retransmission_review test_assoc_abort)
+}
+stage "patched crates" patched
 # Churn against the real daemon; fails if RSS, fds or tasks grow. `cargo test` builds the example
 # only as a test harness, so build the runnable one here (the dependencies are already built).
 soak() {

@@ -11,6 +11,8 @@
 //! - [`signal`]: WebSocket rooms, names, and offer/answer/ICE forwarding. Files never pass here.
 //! - [`watch`]: the live, hashed catalog of the share directory.
 //! - [`seeder`]: the always-on WebRTC peer that offers the catalog and receives uploads.
+//! - [`client`]: a Rust client of the transfer protocol on the seeder's WebRTC stack (tests,
+//!   benchmarks, soak, and the terminal client build on it).
 //! - [`metrics`]: the `/metrics` registry every module adds its figures to.
 //! - [`turn`]: the TURN relay for browsers that cannot reach each other directly; signaling
 //!   hands out its credentials through [`signal::IceIssuer`].
@@ -20,6 +22,7 @@
 pub mod addrs;
 pub mod app;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod durable;
 pub mod http;

@@ -22,16 +22,27 @@ pub struct LogHandle(reload::Handle<EnvFilter, Registry>);
 
 impl LogHandle {
     pub fn set_level(&self, directive: &str) -> Result<(), String> {
-        let filter = EnvFilter::try_new(directive).map_err(|e| e.to_string())?;
+        let filter = EnvFilter::try_new(with_quiet_webrtc(directive)).map_err(|e| e.to_string())?;
         self.0.reload(filter).map_err(|e| e.to_string())
     }
 }
 
+/// The WebRTC crates narrate every state change at info and warn about normal situations
+/// (a check before the remote's candidates arrived): below warn (ICE: error) unless the
+/// directive names one of them (`RUST_LOG=info,rtc_sctp=debug`).
+fn with_quiet_webrtc(directive: &str) -> String {
+    if directive.contains("rtc") {
+        return directive.to_owned();
+    }
+    format!("{directive},webrtc=warn,rtc=warn,rtc_ice=error,rtc_dtls=warn,rtc_sctp=warn,rtc_datachannel=warn")
+}
+
 /// `RUST_LOG` wins over the configured level, as operators expect.
 fn initial_filter(level: &str) -> EnvFilter {
+    let level = with_quiet_webrtc(level);
     match std::env::var("RUST_LOG") {
         Ok(v) if !v.trim().is_empty() => {
-            EnvFilter::try_new(v).unwrap_or_else(|_| EnvFilter::new(level))
+            EnvFilter::try_new(with_quiet_webrtc(&v)).unwrap_or_else(|_| EnvFilter::new(&level))
         }
         _ => EnvFilter::new(level),
     }

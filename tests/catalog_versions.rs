@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::*;
 use peerbox::seeder::incoming::IncomingStore;
-use peerbox::seeder::protocol::{FileInfo, Message};
+use peerbox::seeder::protocol::Message;
 use peerbox::watch::{Entry, Progress, Snapshot, Stat};
 
 fn file(path: &str, n: u64) -> Entry {
@@ -26,79 +24,13 @@ fn files(range: std::ops::Range<u64>) -> Vec<Entry> {
         .collect()
 }
 
-/// A version-2 receiver, as the web client keeps it.
-#[derive(Default)]
-struct Receiver {
-    version: u64,
-    files: BTreeMap<String, FileInfo>,
-    collecting: Option<(u64, u32, BTreeMap<String, FileInfo>)>,
-    resends: usize,
-    progress: Option<(u64, u64)>,
-}
+/// A version-2 receiver: the library's, which the Rust client keeps its catalog in.
+use peerbox::client::CatalogView as Receiver;
 
-impl Receiver {
-    /// Applies one message; returns a message to send back (a resend request on a gap).
-    fn apply(&mut self, m: Message) -> Option<Message> {
-        match m {
-            Message::CatalogPart {
-                version,
-                part,
-                last,
-                files,
-                ..
-            } => {
-                if part == 0 {
-                    self.collecting = Some((version, 0, BTreeMap::new()));
-                }
-                let (v, next, got) = self.collecting.as_mut().expect("part 0 first");
-                assert_eq!((*v, *next), (version, part), "parts in order");
-                *next += 1;
-                got.extend(files.into_iter().map(|f| (f.id.clone(), f)));
-                if last {
-                    let (v, _, got) = self.collecting.take().unwrap();
-                    self.version = v;
-                    self.files = got;
-                }
-                None
-            }
-            Message::CatalogDelta {
-                from,
-                version,
-                added,
-                changed,
-                removed,
-                last,
-            } => {
-                if from != self.version {
-                    self.resends += 1;
-                    return Some(Message::CatalogResend {
-                        version: self.version,
-                    });
-                }
-                for f in added.into_iter().chain(changed) {
-                    self.files.insert(f.id.clone(), f);
-                }
-                for id in removed {
-                    assert!(self.files.remove(&id).is_some(), "removed an unknown id");
-                }
-                if last {
-                    self.version = version;
-                }
-                None
-            }
-            Message::CatalogProgress { hashed, files } => {
-                self.progress = Some((hashed, files));
-                None
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    fn paths(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.files.values().map(|f| f.path.clone()).collect();
-        v.sort();
-        v
-    }
+fn receiver_at(version: u64) -> Receiver {
+    let mut r = Receiver::default();
+    r.version = version;
+    r
 }
 
 fn paths(s: &Snapshot) -> Vec<String> {
@@ -132,7 +64,10 @@ fn pump(s: &mut Setup, r: &mut Receiver) -> usize {
     let mut n = 0;
     while let Some(t) = s.peer.session.next_catalog() {
         n += 1;
-        if let Some(back) = r.apply(Message::parse(&t).unwrap()) {
+        if let Some(back) = r
+            .apply(Message::parse(&t).unwrap())
+            .expect("a catalog message")
+        {
             assert!(s.peer.msg(&mut s.store, back).is_empty());
         }
     }
@@ -144,10 +79,7 @@ fn version_2_streams_parts_then_deltas_and_recovers_from_a_gap() {
     let mut s = setup(2);
     let first = snapshot(5, files(0..1000));
     s.peer.session.set_catalog(first.clone());
-    let mut r = Receiver {
-        version: 1,
-        ..Default::default()
-    };
+    let mut r = receiver_at(1);
     // In step at version 1 (empty): 1000 new files come as one delta in several messages.
     assert!(pump(&mut s, &mut r) >= 4);
     assert_eq!((r.version, r.paths()), (5, paths(&first)));
@@ -161,7 +93,7 @@ fn version_2_streams_parts_then_deltas_and_recovers_from_a_gap() {
         &m[..80]
     );
     r.files.clear();
-    r.apply(Message::parse(&m).unwrap());
+    assert_eq!(r.apply(Message::parse(&m).unwrap()), Ok(None));
     assert!(
         pump(&mut s, &mut r) >= 3,
         "1000 files come in several parts"
@@ -193,7 +125,7 @@ fn version_2_streams_parts_then_deltas_and_recovers_from_a_gap() {
             }
             other => panic!("expected a delta from 5 to 6, got {other:?}"),
         }
-        assert!(r.apply(m).is_none());
+        assert_eq!(r.apply(m), Ok(None));
     }
     assert_eq!((added, changed, removed), (300, 1, 10));
     assert_eq!((r.version, r.paths()), (6, paths(&second)));
@@ -222,10 +154,7 @@ fn version_2_reports_hashing_progress_until_done() {
     s.peer
         .session
         .set_catalog(std::sync::Arc::new(snap.clone()));
-    let mut r = Receiver {
-        version: 1,
-        ..Default::default()
-    };
+    let mut r = receiver_at(1);
     pump(&mut s, &mut r);
     assert_eq!(r.progress, Some((3, 10)));
     assert_eq!((r.version, r.files.len(), r.resends), (2, 3, 0));

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::client::Client;
 use common::daemon::{launch, peerbox};
-use common::peer::Client;
 use common::{hash, listing, partial_count, random_bytes};
 use peerbox::seeder::protocol::{Code, Message};
 
@@ -227,7 +227,7 @@ async fn a_shared_file_deleted_or_truncated_mid_download_fails_cleanly() {
     let small = random_bytes(300_000);
     std::fs::write(dirs.path("share/after.bin"), &small).unwrap();
     let after = c.file("after.bin").await;
-    assert!(c.download(5, &after, 0).await == small);
+    assert!(c.download(&after, 0).await == small);
     c.close().await;
     kill9(child);
 }
@@ -264,7 +264,7 @@ async fn a_full_disk_fails_that_upload_and_the_daemon_serves_on() {
     let mut down = Client::connect(addr, None).await;
     let big = down.file("big.bin").await;
     let download = tokio::spawn(async move {
-        let got = down.download(1, &big, 0).await;
+        let got = down.download(&big, 0).await;
         down.close().await;
         got
     });

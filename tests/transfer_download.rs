@@ -61,7 +61,7 @@ fn drain(s: &mut Setup, id: u32, start: u64) -> (Vec<u8>, Vec<Message>) {
         for o in out {
             match o {
                 Outgoing::Binary(f) => {
-                    assert!(f.len() <= frame::MAX_FRAME_BYTES);
+                    assert!(f.len() <= frame::BASE_FRAME_BYTES);
                     let c = frame::decode(&f).unwrap();
                     assert_eq!((c.transfer_id, c.offset), (id, next));
                     next += c.data.len() as u64;
@@ -170,11 +170,11 @@ fn file_truncated_during_download_is_a_clear_error() {
         .unwrap()
         .set_len(1_000_000)
         .unwrap();
-    let (bytes, msgs) = drain(&mut s, 5, 2 * frame::MAX_PAYLOAD_BYTES as u64);
+    let (bytes, msgs) = drain(&mut s, 5, 2 * frame::BASE_PAYLOAD_BYTES as u64);
     // Read-ahead frames from before the truncation may still go out; they hold the right
     // bytes, and no byte past the truncation is ever sent.
-    assert!(bytes.len() + 2 * frame::MAX_PAYLOAD_BYTES <= 1_000_000);
-    let start = 2 * frame::MAX_PAYLOAD_BYTES;
+    assert!(bytes.len() + 2 * frame::BASE_PAYLOAD_BYTES <= 1_000_000);
+    let start = 2 * frame::BASE_PAYLOAD_BYTES;
     assert_eq!(bytes, s.data[start..start + bytes.len()]);
     assert_eq!(code_of(&msgs), Some(Code::Changed), "{msgs:?}");
     assert!(!msgs.iter().any(|m| matches!(m, Message::End { .. })));
@@ -210,8 +210,8 @@ fn file_growing_during_download_is_reported_not_cut() {
         .open(s.share.join("sub/file.bin"))
         .unwrap();
     f.write_all(b"more").unwrap();
-    let (bytes, msgs) = drain(&mut s, 4, frame::MAX_PAYLOAD_BYTES as u64);
-    assert_eq!(bytes, s.data[frame::MAX_PAYLOAD_BYTES..]);
+    let (bytes, msgs) = drain(&mut s, 4, frame::BASE_PAYLOAD_BYTES as u64);
+    assert_eq!(bytes, s.data[frame::BASE_PAYLOAD_BYTES..]);
     assert_eq!(code_of(&msgs), Some(Code::Changed), "{msgs:?}");
     assert!(!msgs.iter().any(|m| matches!(m, Message::End { .. })));
 }

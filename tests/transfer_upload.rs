@@ -103,7 +103,7 @@ fn bad_offsets_and_sizes_fail_the_transfer() {
     let mut store = IncomingStore::open(&d.incoming, &cfg).unwrap();
     let mut p = Peer::new("alice", &d.share, &cfg, &mut store);
     let data = random_bytes(200_000);
-    let n = frame::MAX_PAYLOAD_BYTES;
+    let n = frame::BASE_PAYLOAD_BYTES;
     // (name, frames to send after one good frame, expected code)
     let cases: Vec<(&str, Vec<Vec<u8>>, Code)> = vec![
         (

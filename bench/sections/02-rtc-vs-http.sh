@@ -55,7 +55,7 @@ bench_target "Seeder -> webrtc-rs vs HTTP GET, same daemon (${RTC_MIB} MiB)" "re
 
 | path (${RTC_MIB} MiB, loopback, same daemon, same file) | MB/s, median of ${RTC_RUNS} | runs |
 |---|---|---|
-| seeder (str0m) -> webrtc-rs client over a DataChannel | **${rtc}** | ${runs_rtc} |
+| seeder (webrtc-rs) -> \`peerbox::client\` over a DataChannel | **${rtc}** | ${runs_rtc} |
 | \`GET /files/<id>\` (plain HTTP/1.1 from the daemon) | **${http}** | ${runs_http} |
 | ratio WebRTC / HTTP | **${ratio}** | |
 
@@ -69,9 +69,8 @@ In that download the daemon was busy ${busy} % of one core and the webrtc-rs cli
 ${client_busy:-n/a} % (of one core; it can use more than one), while HTTP moves the same bytes
 with a \`read\` and a \`write\` per 256 KiB. Per byte, WebRTC adds DTLS encryption (AES-GCM) and
 decryption, SCTP framing into ~1.2 KB packets with a SACK stream back, CRC32c per packet, and
-a copy or two per layer on each side; for the seeder the largest item is SCTP bookkeeping
-(str0m's sctp-proto walks its in-flight queue with hash lookups on every SACK), then
-allocation and copies, then AES-GCM. \`Iterator::try_fold\` is an inlined loop that cannot be
+a copy or two per layer on each side; the table above shows how the seeder's share splits
+between them. \`Iterator::try_fold\` is an inlined loop that cannot be
 attributed without call graphs (the release build keeps no frame pointers; rebuild with
 \`RUSTFLAGS=-Cforce-frame-pointers=yes\` for them). A daemon well below one busy core means
 the WebRTC path is bounded by round trips and window sizes (and by the client) rather than by

@@ -23,7 +23,7 @@ Daemon CPU time over the whole section: $(v cpu_secs) s.
 
 **How it was measured.** \`examples/bench_transfer.rs\` starts the release binary on 127.0.0.1
 (\`seeder.webrtc.udp_bind = ["127.0.0.1"]\`) with one $MIB MiB file of incompressible bytes in
-the share. One Rust WebRTC client (\`examples/support/client.rs\`: signaling, str0m
+the share. One Rust WebRTC client (\`peerbox::client\`: signaling, a webrtc-rs
 DataChannel, the transfer protocol, BLAKE3 check of every byte) downloads it; then four clients,
 each connected beforehand, download it at the same time. Aggregate = 4 x size / wall time from
 the four requests to the last \`end\`. Each client runs in the bench process, so on 2 cores the

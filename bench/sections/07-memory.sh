@@ -45,7 +45,7 @@ was offered $(v offered_after_secs) s after the client connected (hashing it inc
 \`seeder.webrtc.udp_bind = ["127.0.0.1"]\`, \`watch.settle_ms = 100\`) and reads VmRSS from
 /proc: idle 3 s after start; with $CLIENTS clients that joined 100 rooms and idled 2 s; 2 s
 after they disconnected. It then writes a $MIB MiB file into the share, connects the Rust
-WebRTC client (\`examples/support/client.rs\`: signaling, str0m DataChannel, transfer
+WebRTC client (\`peerbox::client\`: signaling, webrtc-rs DataChannel, transfer
 protocol — the path a browser takes) and downloads it while a thread samples VmRSS every
 200 ms; the 25/50/75 % figures are the first sample at or past that progress. MB = 10⁶ bytes.
 MD

@@ -1,7 +1,7 @@
 //! Streaming a shared file as chunk frames with bounded read-ahead.
 //!
 //! Frames are built in place (header + payload in one buffer) from a small pool, so a download
-//! costs at most `read_ahead_chunks` x 64 KiB of memory. The file must still have its catalog
+//! costs at most `read_ahead_chunks` frames of memory (64 KiB to 256 KiB each, the link's size). The file must still have its catalog
 //! size when opened and must not shrink while read; otherwise the download fails with
 //! `changed` instead of sending wrong bytes. The `end` message carries the catalog hash, so a
 //! same-size in-place edit is caught by the receiver's verification.
@@ -11,7 +11,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use super::frame::{self, HEADER_BYTES, MAX_FRAME_BYTES, MAX_PAYLOAD_BYTES};
+use super::frame::{self, HEADER_BYTES};
 use super::protocol::Code;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,8 @@ pub struct DownloadReader {
     ready: VecDeque<Vec<u8>>,
     pool: Vec<Vec<u8>>,
     read_ahead: usize,
+    /// Whole frame size (header included).
+    frame_bytes: usize,
 }
 
 impl DownloadReader {
@@ -54,6 +56,7 @@ impl DownloadReader {
         offset: u64,
         transfer_id: u32,
         read_ahead: usize,
+        frame_bytes: usize,
     ) -> Result<Self, DownloadError> {
         let file = File::open(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => DownloadError::NotFound(e),
@@ -78,6 +81,7 @@ impl DownloadReader {
             ready: VecDeque::new(),
             pool: Vec::new(),
             read_ahead: read_ahead.max(1),
+            frame_bytes: frame_bytes.clamp(HEADER_BYTES + 1, frame::MAX_FRAME_BYTES),
         })
     }
 
@@ -90,11 +94,12 @@ impl DownloadReader {
     /// Reads ahead until `read_ahead` frames are ready or the end is reached.
     pub fn fill(&mut self) -> Result<(), DownloadError> {
         while self.ready.len() < self.read_ahead && self.next < self.end {
-            let want = (self.end - self.next).min(MAX_PAYLOAD_BYTES as u64) as usize;
+            let payload = (self.frame_bytes - HEADER_BYTES) as u64;
+            let want = (self.end - self.next).min(payload) as usize;
             let mut buf = self
                 .pool
                 .pop()
-                .unwrap_or_else(|| Vec::with_capacity(MAX_FRAME_BYTES));
+                .unwrap_or_else(|| Vec::with_capacity(self.frame_bytes));
             buf.clear();
             buf.resize(HEADER_BYTES + want, 0);
             frame::write_header(&mut buf, self.transfer_id, self.next);
@@ -128,7 +133,7 @@ impl DownloadReader {
 
     /// Returns a sent frame's buffer to the pool.
     pub fn recycle(&mut self, buf: Vec<u8>) {
-        if self.pool.len() < self.read_ahead && buf.capacity() >= MAX_FRAME_BYTES {
+        if self.pool.len() < self.read_ahead && buf.capacity() >= self.frame_bytes {
             self.pool.push(buf);
         }
     }

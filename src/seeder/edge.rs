@@ -31,6 +31,8 @@ pub struct Edge {
     owner: String,
     resolve: Resolver,
     read_ahead: usize,
+    /// Frame size of downloads: the link's largest message.
+    frame_bytes: usize,
     uploads: HashMap<u32, UploadHandle>,
     downloads: HashMap<u32, DownloadReader>,
 }
@@ -52,9 +54,16 @@ impl Edge {
             owner: owner.into(),
             resolve,
             read_ahead,
+            frame_bytes: super::frame::BASE_FRAME_BYTES,
             uploads: HashMap::new(),
             downloads: HashMap::new(),
         }
+    }
+
+    /// Downloads from now on use frames of `bytes` (header included): the largest message the
+    /// link carries. The default is the 64 KiB every peer accepts.
+    pub fn set_frame_bytes(&mut self, bytes: usize) {
+        self.frame_bytes = bytes;
     }
 
     /// Carries out actions (and those they lead to); returns the messages to send.
@@ -145,6 +154,7 @@ impl Edge {
                         offset,
                         transfer_id,
                         self.read_ahead,
+                        self.frame_bytes,
                     ) {
                         Ok(r) => {
                             self.downloads.insert(transfer_id, r.until(end));

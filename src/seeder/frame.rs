@@ -1,16 +1,20 @@
-//! Binary chunk frames: a 13-byte header then the payload, 65536 bytes at most in all.
+//! Binary chunk frames: a 13-byte header then the payload, at most the link's message size in
+//! all (the smaller of the two sides' `a=max-message-size`: 64 KiB to 256 KiB).
 //!
-//! WebRTC answers advertise `max-message-size 65536`, so the header counts against that limit.
 //! Layout (big endian): `u8 kind` (0x01 = chunk, protocol v1), `u32 transfer_id`, `u64 offset`.
 
 /// The only frame kind of protocol version 1.
 pub const KIND_CHUNK: u8 = 0x01;
 /// Bytes of the fixed header.
 pub const HEADER_BYTES: usize = 13;
-/// Largest whole frame (header included).
-pub const MAX_FRAME_BYTES: usize = 65536;
+/// Largest whole frame (header included) on any link: 256 KiB.
+pub const MAX_FRAME_BYTES: usize = 262144;
 /// Largest payload of one frame.
 pub const MAX_PAYLOAD_BYTES: usize = MAX_FRAME_BYTES - HEADER_BYTES;
+/// The frame size every WebRTC peer accepts (64 KiB, RFC 8841's default message size).
+pub const BASE_FRAME_BYTES: usize = 65536;
+/// The payload of a [`BASE_FRAME_BYTES`] frame.
+pub const BASE_PAYLOAD_BYTES: usize = BASE_FRAME_BYTES - HEADER_BYTES;
 
 /// One decoded chunk, borrowing its payload from the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +28,7 @@ pub struct Chunk<'a> {
 pub enum FrameError {
     #[error("binary message of {0} bytes is shorter than the 13-byte chunk header")]
     Short(usize),
-    #[error("binary message of {0} bytes exceeds the 65536-byte limit")]
+    #[error("binary message of {0} bytes exceeds the 262144-byte limit")]
     TooLong(usize),
     #[error("unknown binary frame kind {0:#04x}")]
     UnknownKind(u8),
@@ -91,11 +95,11 @@ mod tests {
         let c = decode(&f).unwrap();
         assert_eq!((c.transfer_id, c.offset, c.data), (7, 1 << 40, &b"abc"[..]));
         let full = encode(1, 0, &[9u8; MAX_PAYLOAD_BYTES]);
-        assert_eq!(full.len(), 65536);
+        assert_eq!(full.len(), 262144);
         assert!(decode(&full).is_ok());
         let mut over = full.clone();
         over.push(0);
-        assert_eq!(decode(&over), Err(FrameError::TooLong(65537)));
+        assert_eq!(decode(&over), Err(FrameError::TooLong(262145)));
         assert_eq!(decode(&[1, 2]), Err(FrameError::Short(2)));
         assert_eq!(decode(&encode(1, 0, b"")), Err(FrameError::Empty));
         let mut bad = encode(1, 0, b"x");

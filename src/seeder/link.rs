@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::edge::{Edge, Outgoing, Resolver};
+use super::frame::HEADER_BYTES;
 use super::incoming::IncomingStore;
 use super::peer::{ChannelId, Peers, Received, Sent};
 use super::protocol::{Code, Message};
 use super::session::{Action, Session};
+use super::stats::{SeederStats, Tracker};
 use super::swarm::Swarm;
 use super::throttle::Throttle;
 use super::SeederConfig;
@@ -40,6 +42,9 @@ pub struct Link {
     pub store: Arc<Mutex<IncomingStore>>,
     pub resolve: Resolver,
     pub config: Arc<SeederConfig>,
+    pub stats: Arc<SeederStats>,
+    /// Largest message the connection carries; download frames use all of it.
+    pub max_message: usize,
     /// The tracker (protocol version 3) and the seeder's byte count.
     pub swarm: Arc<Swarm>,
     /// The seeder-wide upload cap.
@@ -65,21 +70,25 @@ impl Link {
         mut catalog: watch::Receiver<Arc<Snapshot>>,
         mut rx: mpsc::UnboundedReceiver<LinkInput>,
     ) {
+        let mut edge = Edge::with_resolver(
+            self.remote.clone(),
+            self.resolve.clone(),
+            self.config.read_ahead_chunks,
+        );
+        edge.set_frame_bytes(self.max_message);
         let mut state = Some(State {
             session: Session::new(
                 self.config.max_transfers_per_peer,
                 self.config.catalog_files_per_message,
             )
             .with_swarm(self.remote.clone(), self.swarm.clone()),
-            edge: Edge::with_resolver(
-                self.remote.clone(),
-                self.resolve.clone(),
-                self.config.read_ahead_chunks,
-            ),
+            edge,
         });
         let stall = Duration::from_secs(self.config.stall_timeout_secs);
         let mut pending: VecDeque<Outgoing> = VecDeque::new();
         let mut waiting = false;
+        let mut waiting_since = Instant::now();
+        let mut tracker = Tracker::new(self.stats.clone());
         let mut last_progress = Instant::now();
         if let Some(s) = state.as_mut() {
             s.session.set_catalog(catalog.borrow_and_update().clone());
@@ -93,36 +102,34 @@ impl Link {
                     break;
                 };
                 let (binary, bytes) = match msg {
-                    Outgoing::Text(t) => (false, t.into_bytes()),
+                    Outgoing::Text(t) => {
+                        tracker.outgoing(&t);
+                        (false, t.into_bytes())
+                    }
                     Outgoing::Binary(b) => (true, b),
                 };
+                let len = bytes.len();
                 match self
                     .peers
-                    .send(&self.remote, self.channel, binary, bytes.clone())
+                    .send(&self.remote, self.channel, binary, bytes)
                     .await
                 {
                     Ok(Sent::Queued { buffered }) => {
                         if binary {
-                            self.swarm.seeder_sent(bytes.len() as u64);
-                            let wait = self.throttle.take(Instant::now(), bytes.len() as u64);
+                            self.swarm
+                                .seeder_sent(len.saturating_sub(HEADER_BYTES) as u64);
+                            let wait = self.throttle.take(Instant::now(), len as u64);
                             if !wait.is_zero() {
                                 tokio::time::sleep(wait).await;
                             }
                         }
                         last_progress = Instant::now();
                         waiting = self.peers.should_wait(buffered);
-                    }
-                    Ok(Sent::Full) => {
-                        pending.push_front(if binary {
-                            Outgoing::Binary(bytes)
-                        } else {
-                            Outgoing::Text(String::from_utf8_lossy(&bytes).into_owned())
-                        });
-                        waiting = true;
+                        waiting_since = last_progress;
                     }
                     Err(e) => {
                         tracing::debug!(remote = %self.remote, error = %e, "link send failed");
-                        return self.close(&mut state).await;
+                        return self.close(&mut state, &mut tracker).await;
                     }
                 }
             }
@@ -163,26 +170,34 @@ impl Link {
                     () = timer, if busy => {
                         tracing::warn!(remote = %self.remote, secs = stall.as_secs(),
                             "transfer stalled: no progress; closing the connection");
+                        self.stats.stalled();
                         let msg = Message::Error {
                             code: Code::Io,
                             transfer_id: None,
                             message: Some(format!("transfer stalled: no progress for {} s", stall.as_secs())),
                         };
                         let _ = self.peers.send(&self.remote, self.channel, false, msg.to_text().into_bytes()).await;
+                        self.peers.flush(&self.remote, self.channel, Duration::from_secs(2)).await;
                         let _ = self.peers.close(&self.remote).await;
-                        return self.close(&mut state).await;
+                        return self.close(&mut state, &mut tracker).await;
                     }
                 }
             };
             let ok = match input {
-                None | Some(LinkInput::Closed) => return self.close(&mut state).await,
+                None | Some(LinkInput::Closed) => {
+                    return self.close(&mut state, &mut tracker).await
+                }
                 Some(LinkInput::BufferedLow) => {
+                    if waiting {
+                        self.stats.waited(waiting_since.elapsed());
+                    }
                     waiting = false;
                     last_progress = Instant::now();
                     true
                 }
                 Some(LinkInput::Text(t)) => {
                     last_progress = Instant::now();
+                    tracker.incoming(&String::from_utf8_lossy(&t.data));
                     self.step(&mut state, Step::Text(t), &mut pending).await
                 }
                 Some(LinkInput::Binary(b)) => {
@@ -243,7 +258,8 @@ impl Link {
     }
 
     /// The browser left: interrupted uploads keep their partial for resume.
-    async fn close(&self, state: &mut Option<State>) {
+    async fn close(&self, state: &mut Option<State>, tracker: &mut Tracker) {
+        tracker.closed();
         let Some(st) = state.as_mut() else { return };
         let acts = st.session.closed();
         let mut ignored = VecDeque::new();

@@ -6,8 +6,9 @@
 //! uploads safely ([`incoming`], [`names`], [`space`]) and streaming downloads ([`download`]).
 //! The WebRTC peer feeds DataChannel messages into a [`session::Session`] and carries out the
 //! [`session::Action`]s it returns; [`edge`] is the thin glue between actions and the disk.
-//! [`peer`] is that WebRTC transport (str0m); [`service`] wires signaling, transport, one
-//! transfer link per browser, the live catalog and the incoming store together.
+//! [`peer`] is that WebRTC transport (webrtc-rs); [`service`] wires signaling, transport, one
+//! transfer link per browser, the live catalog and the incoming store together; [`stats`] has
+//! the transfer figures for `/metrics`.
 
 pub mod catalog;
 mod config;
@@ -24,6 +25,7 @@ pub mod service;
 pub mod session;
 mod signaling;
 pub mod space;
+pub mod stats;
 pub mod swarm;
 pub mod throttle;
 

@@ -62,6 +62,9 @@ pub struct Handle {
 pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
     let config = Arc::new(ctx.config);
     let (peers, peer_events) = Peers::start(config.webrtc.clone(), ctx.shutdown.clone()).await?;
+    ctx.metrics.register(peers.stats());
+    let stats = Arc::new(super::stats::SeederStats::default());
+    ctx.metrics.register(stats.clone());
     let store = {
         let (dir, cfg) = (ctx.incoming_dir.clone(), config.clone());
         tokio::task::spawn_blocking(move || IncomingStore::open(&dir, &cfg))
@@ -101,6 +104,7 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
         out: out_tx,
         ready: Some(ready_tx),
         tasks: ctx.tasks.clone(),
+        stats,
     };
     ctx.tasks
         .spawn(hub.run(sig_rx, peer_events, ctx.catalog, ctx.shutdown));
@@ -135,6 +139,7 @@ struct Hub {
     out: mpsc::UnboundedSender<(String, Signal)>,
     ready: Option<oneshot::Sender<()>>,
     tasks: TaskTracker,
+    stats: Arc<super::stats::SeederStats>,
 }
 
 impl Hub {
@@ -212,6 +217,7 @@ impl Hub {
                 remote,
                 channel,
                 label,
+                max_message,
             } if label == CHANNEL_LABEL => {
                 let (tx, rx) = mpsc::unbounded_channel();
                 if let Some(old) = self.links.insert(remote.clone(), tx) {
@@ -224,6 +230,8 @@ impl Hub {
                     store: self.store.clone(),
                     resolve: self.resolve.clone(),
                     config: self.config.clone(),
+                    stats: self.stats.clone(),
+                    max_message,
                     swarm: self.swarm.clone(),
                     throttle: self.throttle.clone(),
                 };
@@ -270,6 +278,18 @@ impl Hub {
                 }
             }
             PeerEvent::Connected { remote } => tracing::debug!(%remote, "peer connected"),
+            PeerEvent::Candidate { remote, candidate } => {
+                let signal = match candidate {
+                    Some(c) => Signal::Candidate {
+                        candidate: c.candidate,
+                        sdp_mid: c.sdp_mid,
+                        sdp_m_line_index: c.sdp_m_line_index,
+                        username_fragment: None,
+                    },
+                    None => Signal::EndOfCandidates,
+                };
+                let _ = self.out.send((remote, signal));
+            }
         }
     }
 }

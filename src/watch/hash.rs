@@ -120,13 +120,7 @@ fn piece_tree(
     Ok((merge_subtrees_non_root(&l, &r, Mode::Hash), lp))
 }
 
-fn feed_both(
-    file: &File,
-    offset: u64,
-    len: u64,
-    a: &mut Hasher,
-    b: &mut Hasher,
-) -> io::Result<()> {
+fn feed_both(file: &File, offset: u64, len: u64, a: &mut Hasher, b: &mut Hasher) -> io::Result<()> {
     read_range(file, offset, len, |bytes| {
         a.update(bytes);
         b.update(bytes);

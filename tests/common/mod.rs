@@ -159,8 +159,8 @@ pub async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Http
     .unwrap()
 }
 
+pub mod client;
 pub mod daemon;
-pub mod peer;
 mod transfer;
 mod ws;
 #[allow(unused_imports)]

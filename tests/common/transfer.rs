@@ -144,7 +144,7 @@ impl Peer {
         let mut replies = Vec::new();
         let mut off = from;
         while off < to {
-            let end = (off + frame::MAX_PAYLOAD_BYTES).min(to);
+            let end = (off + frame::BASE_PAYLOAD_BYTES).min(to);
             replies.extend(self.binary(store, &frame::encode(id, off as u64, &data[off..end])));
             off = end;
         }

@@ -6,7 +6,8 @@
 (() => {
   const HIGH = 1048576; // send while bufferedAmount is below this (docs/protocol.md)
   const LOW = 262144; // bufferedAmountLowThreshold
-  const PAYLOAD = 65536 - 13;
+  // Frame payload: 64 KiB messages unless the bench asks for another size (BENCH_MESSAGE_BYTES).
+  const PAYLOAD = (window.BENCH_MESSAGE_BYTES || 65536) - 13;
   // Byte i of the bench file is (i * 7) % 251, so a 251-periodic buffer serves any offset.
   const PATTERN = new Uint8Array(251 * 263);
   for (let i = 0; i < PATTERN.length; i++) PATTERN[i] = (i * 7) % 251;
@@ -22,12 +23,18 @@
     return buf;
   }
 
-  // Sends `size` bytes as frames under bufferedAmount flow control; resolves when all queued.
+  // Sends `size` bytes as frames under bufferedAmount flow control; resolves when all queued,
+  // with the longest wait for room (how long the receiver let the sender stand still).
   function pump(dc, size, transferId, from = 0) {
     return new Promise((resolve, reject) => {
       let sent = from;
+      let last = performance.now();
+      let maxGapMs = 0;
       dc.bufferedAmountLowThreshold = LOW;
       const go = () => {
+        const now = performance.now();
+        maxGapMs = Math.max(maxGapMs, now - last);
+        last = now;
         try {
           while (sent < size && dc.bufferedAmount < HIGH) {
             const n = Math.min(PAYLOAD, size - sent);
@@ -35,7 +42,7 @@
             sent += n;
           }
         } catch (e) { return reject(e); }
-        if (sent >= size) { dc.onbufferedamountlow = null; resolve(); }
+        if (sent >= size) { dc.onbufferedamountlow = null; resolve({ maxGapMs }); }
       };
       dc.onbufferedamountlow = go;
       go();
@@ -121,14 +128,22 @@
 
   // Downloads the shared file `path` from the seeder; the clock runs from the first frame to
   // the `end` message (bytes counted, offsets checked, content sampled).
+  // Pauses: the longest gap between two frames, and how many gaps were over 200 ms.
   window.seederDownload = async (path) => {
     const peer = await connectSeeder();
     const file = peer.files.find((f) => f.path === path);
     if (!file) throw new Error(`${path} is not in the catalog`);
-    let got = 0, bad = 0, tFirst = 0;
+    let got = 0, bad = 0, tFirst = 0, tLast = 0, maxGapMs = 0, gaps = 0, maxGapAt = 0;
     const tAsk = performance.now();
     peer.onBinary = (buf) => {
-      if (!tFirst) tFirst = performance.now();
+      const t = performance.now();
+      if (!tFirst) tFirst = t;
+      if (tLast) {
+        const gap = t - tLast;
+        if (gap > maxGapMs) { maxGapMs = gap; maxGapAt = got; }
+        if (gap > 200) gaps += 1;
+      }
+      tLast = t;
       const view = new DataView(buf);
       const off = Number(view.getBigUint64(5));
       if (off !== got) bad += 1;
@@ -139,9 +154,37 @@
     peer.send({ type: 'download', transfer_id: 1, file_id: file.id, offset: 0 });
     const end = await peer.text((m) => m.type === 'end', 'the end of the download', 300000);
     const tEnd = performance.now();
-    peer.send({ type: 'done', transfer_id: 1 });
     peer.close();
-    return { ok: bad === 0 && got === file.size && end.hash === file.hash, bytes: got, ms: tEnd - tFirst, ttfbMs: tFirst - tAsk, setupMs: peer.setupMs };
+    return {
+      ok: bad === 0 && got === file.size && end.hash === file.hash, bytes: got, ms: tEnd - tFirst,
+      ttfbMs: tFirst - tAsk, setupMs: peer.setupMs, maxGapMs, maxGapAt, gaps,
+    };
+  };
+
+  // `n` downloads of the small shared file `path` one after another on one connection (a phone
+  // opening files): each timed from the request to the `end` after its last byte.
+  window.seederSmall = async (path, n) => {
+    const peer = await connectSeeder();
+    const file = peer.files.find((f) => f.path === path);
+    if (!file) throw new Error(`${path} is not in the catalog`);
+    const runs = [];
+    for (let i = 0; i < n; i++) {
+      let got = 0, bad = 0, tFirst = 0;
+      peer.onBinary = (buf) => {
+        if (!tFirst) tFirst = performance.now();
+        const off = Number(new DataView(buf).getBigUint64(5));
+        if (off !== got) bad += 1;
+        got += buf.byteLength - 13;
+      };
+      const id = i + 1;
+      const tAsk = performance.now();
+      peer.send({ type: 'download', transfer_id: id, file_id: file.id, offset: 0 });
+      await peer.text((m) => m.type === 'end' && m.transfer_id === id, 'the end of a download', 60000);
+      const tEnd = performance.now();
+      runs.push({ ok: bad === 0 && got === file.size, ms: tEnd - tAsk, ttfbMs: tFirst - tAsk });
+    }
+    peer.close();
+    return { runs, setupMs: peer.setupMs };
   };
 
   // Sends the pattern bytes of the shared file `likePath` back to the seeder as `name` (its
@@ -155,13 +198,13 @@
     peer.send({ type: 'offer', transfer_id: 2, name, size, hash });
     const accept = await peer.text((m) => m.type === 'accept', 'accept');
     const t0 = performance.now();
-    await pump(peer.dc, size, 2, accept.offset);
+    const { maxGapMs } = await pump(peer.dc, size, 2, accept.offset);
     const tSent = performance.now();
     peer.send({ type: 'end', transfer_id: 2, size, hash });
     const done = await peer.text((m) => m.type === 'done', 'done', 300000);
     const t1 = performance.now();
     peer.close();
-    return { ok: true, bytes: size - accept.offset, ms: t1 - t0, sendMs: tSent - t0, name: done.name, setupMs: peer.setupMs };
+    return { ok: true, bytes: size - accept.offset, ms: t1 - t0, sendMs: tSent - t0, name: done.name, setupMs: peer.setupMs, maxGapMs };
   };
 
   // Chromium to Chromium: `c2cOffer` in page A, `c2cAnswer` in page B, `c2cAccept` in A, then

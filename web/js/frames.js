@@ -3,7 +3,8 @@
 // (transfer.js) and by pages serving held pieces (reseed.js).
 
 export const HEADER = 13;
-/** Largest frame this client sends (header included). */
+/** Largest frame this client sends (header included): 64 KiB measured faster into Chromium than
+ * 256 KiB. */
 export const MAX_FRAME = 65536;
 /** Frames are sent while the channel's bufferedAmount is under this, then at bufferedamountlow. */
 export const HIGH_WATER = 1 << 20;

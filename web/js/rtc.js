@@ -75,6 +75,12 @@ export class PeerLink extends EventTarget {
         else this.pendingCandidates.push(c);
         break;
       }
+      // The remote has no more candidates: once every pair has failed, ICE fails now instead of
+      // waiting for more, and the page hears of it from its own connection state.
+      case 'end-of-candidates':
+        if (this.pc.remoteDescription) await this.pc.addIceCandidate().catch(() => {});
+        else this.pendingCandidates.push(null);
+        break;
       default:
         break;
     }
@@ -83,7 +89,7 @@ export class PeerLink extends EventTarget {
   async flushCandidates() {
     const list = this.pendingCandidates;
     this.pendingCandidates = [];
-    for (const c of list) await this.pc.addIceCandidate(c).catch(() => {});
+    for (const c of list) await (c ? this.pc.addIceCandidate(c) : this.pc.addIceCandidate()).catch(() => {});
   }
 
   close() {

@@ -1,6 +1,7 @@
 // The transfer protocol (docs/protocol.md, version 3) in the browser: one DataChannel labelled
 // "peerbox" carries JSON control messages and binary chunk frames
-// (u8 kind=1, u32 transfer id, u64 offset, big endian, then data; 64 KiB at most in all).
+// (u8 kind=1, u32 transfer id, u64 offset, big endian, then data; at most the link's message
+// size in all: the smaller of the two sides' a=max-message-size, 64 KiB to 256 KiB).
 // Downloads go to a sink (OPFS or memory, see sink.js) and are verified against the BLAKE3 hash
 // the sender announced; uploads are hashed first and streamed under buffered-amount flow control.
 import * as fmt from './format.js';
@@ -14,6 +15,8 @@ import { serveRange } from './reseed.js';
 
 /** The highest transfer-protocol version this page speaks (docs/protocol.md, Versions). */
 export const PROTOCOL_VERSION = 3;
+/** The frame size every WebRTC peer accepts (RFC 8841's default message size). */
+const BASE_FRAME = 65536;
 const LOW_WATER = 256 << 10;
 const READ_SLICE = 4 << 20;
 /** A download with no new bytes for this long is failed and cancelled, never left hanging. */
@@ -99,9 +102,10 @@ export class Session {
     return this.link.channels.peerbox;
   }
 
-  /** Frame size for sending. */
+  /** Frame size for sending: what the other side's SDP allows (a=max-message-size), capped. */
   get frameBytes() {
-    return MAX_FRAME;
+    const remote = this.link.pc.sctp?.maxMessageSize || BASE_FRAME;
+    return Math.min(MAX_FRAME, remote);
   }
 
   id() {

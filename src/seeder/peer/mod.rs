@@ -1,41 +1,49 @@
-//! The seeder's WebRTC transport, built on `str0m` (sans-IO).
+//! The seeder's WebRTC transport, built on `webrtc` (webrtc-rs 0.21, an async layer over the
+//! sans-IO `rtc` crates), with two small patches of its crates (`patches/`): SCTP loss recovery
+//! and pacing, and the DTLS server choosing the cipher suite in its own order.
 //!
-//! Why str0m and not webrtc-rs: measured here, a webrtc-rs 0.21.1 sender pushing 100 MiB into
-//! Chromium stalled almost completely in 4 of 14 runs, while a str0m sender completed 8 of 8
-//! (`shared/notes/webrtc-testing.md`). str0m also leaves the I/O to us, which keeps the whole
-//! transport in one task: UDP sockets bound to explicit addresses (host candidates, no mDNS:
-//! browsers' `.local` candidates are not needed, they reach us as peer-reflexive), one `Rtc`
-//! per remote browser, demultiplexed with `Rtc::accepts`.
+//! One `PeerConnection` per remote browser, each with its own driver task and its UDP sockets
+//! bound to explicit addresses (host candidates; no mDNS socket at all: browsers' `.local`
+//! candidates are skipped, their addresses arrive as peer-reflexive, and a machine without a
+//! multicast-capable interface must still seed). The seeder trickles its candidates and then
+//! `end-of-candidates` ([`PeerEvent::Candidate`]). It answers as the DTLS server so the cipher
+//! suite is its choice ([`cipher`]).
 //!
 //! Browsers offer and open the DataChannels; the seeder answers. Flow control: a send reports
-//! the channel's buffered amount; above the high-water mark the caller waits for
+//! the channel's outstanding bytes; above the high-water mark the caller waits for
 //! [`PeerEvent::BufferedLow`] (the `low_water_bytes` threshold), never a round trip per chunk.
+//! Sends are never cancelled (a cancelled webrtc-rs send can leave data queued unnoticed).
 //! Received data carries a [`Received`] guard: until the consumer drops it, it counts against
-//! the peer's backlog, and past `recv_backlog_bytes` that peer's packets are dropped so SCTP's
-//! own window throttles the sender instead of memory growing.
+//! the peer's backlog, and past `recv_backlog_bytes` the channel is not read, so SCTP's own
+//! window throttles the sender instead of memory growing.
 
+pub mod cipher;
 mod config;
-mod driver;
+mod conn;
+mod stats;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub use config::WebrtcConfig;
-pub use str0m::channel::ChannelId;
+pub use config::{CipherChoice, WebrtcConfig};
+pub use stats::PeerStats;
+pub use webrtc::data_channel::RTCDataChannelId as ChannelId;
+
+/// The largest `seeder.webrtc.max_message_bytes`: 256 KiB, what Chromium accepts and the
+/// WebRTC stack's ceiling.
+pub const MAX_MESSAGE_CEILING: usize = 262144;
+/// The smallest: every WebRTC peer accepts 64 KiB messages (RFC 8841 default).
+pub const MIN_MESSAGE_BYTES: usize = 65536;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeerError {
     #[error("no usable network address to bind for WebRTC")]
     NoAddress,
-    #[error("cannot bind UDP {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error("cannot set up a WebRTC connection: {0}")]
+    Setup(String),
     #[error("invalid offer: {0}")]
     BadOffer(String),
     #[error("invalid answer: {0}")]
@@ -46,8 +54,8 @@ pub enum PeerError {
     UnknownPeer(String),
     #[error("channel is closed")]
     ChannelClosed,
-    #[error("message of {0} bytes exceeds the 65536-byte limit")]
-    TooBig(usize),
+    #[error("message of {0} bytes exceeds the link's {1}-byte limit")]
+    TooBig(usize, usize),
     #[error("the WebRTC transport has stopped")]
     Stopped,
 }
@@ -55,12 +63,14 @@ pub enum PeerError {
 /// Bytes received from a peer; they count against its backlog until this is dropped.
 pub struct Received {
     pub data: Vec<u8>,
-    backlog: Arc<AtomicUsize>,
+    /// What was counted, whatever happens to `data` meanwhile.
+    counted: usize,
+    backlog: Arc<conn::Backlog>,
 }
 
 impl Drop for Received {
     fn drop(&mut self) {
-        self.backlog.fetch_sub(self.data.len(), Ordering::Relaxed);
+        self.backlog.release(self.counted);
     }
 }
 
@@ -70,6 +80,14 @@ impl std::fmt::Debug for Received {
     }
 }
 
+/// A local ICE candidate to trickle to the remote, in the shape of `RTCIceCandidate.toJSON()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalCandidate {
+    pub candidate: String,
+    pub sdp_mid: Option<String>,
+    pub sdp_m_line_index: Option<u16>,
+}
+
 /// What happens on the transport, for the seeder to act on.
 #[derive(Debug)]
 pub enum PeerEvent {
@@ -77,10 +95,18 @@ pub enum PeerEvent {
     Connected {
         remote: String,
     },
+    /// A local candidate to send to `remote`; `None` is end-of-candidates.
+    Candidate {
+        remote: String,
+        candidate: Option<LocalCandidate>,
+    },
     ChannelOpen {
         remote: String,
         channel: ChannelId,
         label: String,
+        /// Largest message both sides accept on this connection (the smaller of the two SDPs'
+        /// `a=max-message-size`).
+        max_message: usize,
     },
     Message {
         remote: String,
@@ -98,7 +124,7 @@ pub enum PeerEvent {
         channel: ChannelId,
     },
     /// The connection is gone; `failed` when it broke (ICE/DTLS/timeout) rather than being
-    /// closed on purpose, so the other side can be told through signaling.
+    /// closed on purpose by either side, so the other side can be told through signaling.
     Closed {
         remote: String,
         reason: String,
@@ -111,120 +137,76 @@ pub enum PeerEvent {
 pub enum Sent {
     /// Queued; `buffered` bytes are now waiting for acknowledgement on this channel.
     Queued { buffered: usize },
-    /// No room now: wait for [`PeerEvent::BufferedLow`] and send it again.
-    Full,
 }
 
-enum Cmd {
-    Accept {
-        remote: String,
-        offer: String,
-        reply: oneshot::Sender<Result<String, PeerError>>,
-    },
-    Offer {
-        remote: String,
-        labels: Vec<String>,
-        reply: oneshot::Sender<Result<String, PeerError>>,
-    },
-    Answer {
-        remote: String,
-        answer: String,
-        reply: oneshot::Sender<Result<(), PeerError>>,
-    },
-    Candidate {
-        remote: String,
-        candidate: String,
-    },
-    Send {
-        remote: String,
-        channel: ChannelId,
-        binary: bool,
-        data: Vec<u8>,
-        reply: oneshot::Sender<Result<Sent, PeerError>>,
-    },
-    Close {
-        remote: String,
-    },
-}
-
-/// Handle to the transport task; cheap to clone.
+/// Handle to the transport; cheap to clone.
 #[derive(Clone)]
 pub struct Peers {
-    tx: mpsc::Sender<Cmd>,
-    local: Arc<Vec<SocketAddr>>,
-    config: Arc<WebrtcConfig>,
+    shared: Arc<conn::Shared>,
 }
 
 impl Peers {
-    /// Binds the UDP sockets and starts the transport task.
+    /// Works out the addresses to bind and starts the transport; every connection is closed when
+    /// `shutdown` fires.
     pub async fn start(
         config: WebrtcConfig,
         shutdown: CancellationToken,
     ) -> Result<(Peers, mpsc::UnboundedReceiver<PeerEvent>), PeerError> {
-        let (tx, rx) = mpsc::channel(256);
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let local = driver::spawn(config.clone(), rx, events_tx, shutdown).await?;
-        Ok((
-            Peers {
-                tx,
-                local: Arc::new(local),
-                config: Arc::new(config),
-            },
-            events_rx,
-        ))
+        let ips = bind_addrs(&config);
+        if ips.is_empty() {
+            return Err(PeerError::NoAddress);
+        }
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let has_aes = cipher::cpu_has_aes();
+        let suites = cipher::suites(config.cipher, has_aes);
+        tracing::info!(addrs = ?ips, aes_instructions = has_aes,
+            ciphers = ?suites.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            "WebRTC transport ready");
+        let shared = Arc::new(conn::Shared::new(config, ips, suites, events));
+        let on_stop = shared.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            on_stop.close_all("the server is shutting down").await;
+        });
+        Ok((Peers { shared }, events_rx))
     }
 
-    /// The UDP addresses offered as host candidates.
-    pub fn local_addrs(&self) -> &[SocketAddr] {
-        &self.local
+    /// The addresses connections bind and offer as host candidates (port 0: one per connection).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        let port = self.shared.config.udp_port;
+        let ips = self.shared.ips.iter();
+        ips.map(|ip| SocketAddr::new(*ip, port)).collect()
     }
 
-    /// Answers a browser's offer; any earlier connection with `remote` is replaced.
+    /// Figures for `/metrics`.
+    pub fn stats(&self) -> Arc<PeerStats> {
+        self.shared.stats.clone()
+    }
+
+    /// Answers a browser's offer; any earlier connection with `remote` is replaced. Local
+    /// candidates follow as [`PeerEvent::Candidate`].
     pub async fn accept_offer(&self, remote: &str, offer: &str) -> Result<String, PeerError> {
-        let (reply, rx) = oneshot::channel();
-        self.cmd(Cmd::Accept {
-            remote: remote.to_owned(),
-            offer: offer.to_owned(),
-            reply,
-        })
-        .await?;
-        rx.await.map_err(|_| PeerError::Stopped)?
+        self.shared.accept(remote, offer).await
     }
 
     /// Offers a connection to `remote` with reliable, ordered DataChannels named `labels` (the
-    /// browser's role; used by Rust clients such as the tests and benchmarks).
+    /// browser's role; used by Rust clients).
     pub async fn create_offer(&self, remote: &str, labels: &[&str]) -> Result<String, PeerError> {
-        let (reply, rx) = oneshot::channel();
-        self.cmd(Cmd::Offer {
-            remote: remote.to_owned(),
-            labels: labels.iter().map(|l| l.to_string()).collect(),
-            reply,
-        })
-        .await?;
-        rx.await.map_err(|_| PeerError::Stopped)?
+        self.shared.offer(remote, labels).await
     }
 
     /// Completes a [`Peers::create_offer`] with the remote's answer.
     pub async fn accept_answer(&self, remote: &str, answer: &str) -> Result<(), PeerError> {
-        let (reply, rx) = oneshot::channel();
-        self.cmd(Cmd::Answer {
-            remote: remote.to_owned(),
-            answer: answer.to_owned(),
-            reply,
-        })
-        .await?;
-        rx.await.map_err(|_| PeerError::Stopped)?
+        self.shared.answer(remote, answer).await
     }
 
-    /// A trickled remote candidate (`candidate:…` line); mDNS `.local` ones are skipped.
+    /// A trickled remote candidate (`candidate:…` line); mDNS `.local` ones are skipped, and an
+    /// empty one (end-of-candidates) is ignored.
     pub async fn add_candidate(&self, remote: &str, candidate: &str) -> Result<(), PeerError> {
-        self.cmd(Cmd::Candidate {
-            remote: remote.to_owned(),
-            candidate: candidate.to_owned(),
-        })
-        .await
+        self.shared.candidate(remote, candidate).await
     }
 
+    /// Queues one message; never waits for room (see [`Peers::should_wait`]).
     pub async fn send(
         &self,
         remote: &str,
@@ -232,34 +214,41 @@ impl Peers {
         binary: bool,
         data: Vec<u8>,
     ) -> Result<Sent, PeerError> {
-        if data.len() > 65536 {
-            return Err(PeerError::TooBig(data.len()));
-        }
-        let (reply, rx) = oneshot::channel();
-        self.cmd(Cmd::Send {
-            remote: remote.to_owned(),
-            channel,
-            binary,
-            data,
-            reply,
-        })
-        .await?;
-        rx.await.map_err(|_| PeerError::Stopped)?
+        self.shared.send(remote, channel, binary, data).await
     }
 
     /// True when a channel this full should wait for [`PeerEvent::BufferedLow`].
     pub fn should_wait(&self, buffered: usize) -> bool {
-        buffered + 65536 > self.config.max_buffered_bytes
+        buffered + self.shared.config.max_message_bytes > self.shared.config.max_buffered_bytes
     }
 
+    /// Waits until everything queued on `channel` was acknowledged, at most `limit`: before a
+    /// close, so the last message is not lost with the association (a peer that gets the ABORT
+    /// first drops what it has not delivered yet).
+    pub async fn flush(&self, remote: &str, channel: ChannelId, limit: std::time::Duration) {
+        self.shared.flush(remote, channel, limit).await
+    }
+
+    /// Closes the connection with `remote` (a [`PeerEvent::Closed`] follows, not failed).
     pub async fn close(&self, remote: &str) -> Result<(), PeerError> {
-        self.cmd(Cmd::Close {
-            remote: remote.to_owned(),
-        })
-        .await
+        self.shared
+            .end(remote, None, "closed by this side", false)
+            .await;
+        Ok(())
     }
+}
 
-    async fn cmd(&self, cmd: Cmd) -> Result<(), PeerError> {
-        self.tx.send(cmd).await.map_err(|_| PeerError::Stopped)
+/// Addresses to bind: the configured ones, or every non-loopback interface address.
+fn bind_addrs(config: &WebrtcConfig) -> Vec<IpAddr> {
+    if !config.udp_bind.is_empty() {
+        return config.udp_bind.clone();
     }
+    if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|ip| !ip.is_loopback())
+        // Link-local IPv6 needs scope ids that SDP candidates cannot carry reliably.
+        .filter(|ip| !matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80))
+        .collect()
 }
