@@ -110,7 +110,26 @@ fn check_limits(m: &Message) {
             removed.iter().for_each(|id| check_field(id));
         }
         Message::CatalogResend { .. } | Message::CatalogProgress { .. } => {}
-        Message::Download { file_id, .. } => check_field(file_id),
+        Message::Download { file_id, .. }
+        | Message::DownloadRange { file_id, .. }
+        | Message::Pieces { file_id } => check_field(file_id),
+        Message::PieceHashes { file_id, hash, .. } => {
+            check_field(file_id);
+            check_hash(hash);
+        }
+        Message::Have { hash, pieces } => {
+            check_hash(hash);
+            assert!(
+                pieces.len() <= 4096,
+                "have.pieces of {} bytes",
+                pieces.len()
+            );
+        }
+        Message::Sources { hash, peers } => {
+            check_hash(hash);
+            peers.iter().flatten().for_each(|p| check_field(&p.name));
+        }
+        Message::Served { .. } => {}
         Message::Offer {
             name, hash, folder, ..
         } => {

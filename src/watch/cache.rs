@@ -46,7 +46,10 @@ struct Stored<'a> {
 
 /// The cache as read at start-up: display path -> (size, mtime_ns, ino) and hash, borrowing
 /// the file's bytes.
-pub struct Loaded<'a>(HashMap<Cow<'a, str>, (Key, blake3::Hash, Option<Cow<'a, str>>)>);
+pub struct Loaded<'a>(HashMap<Cow<'a, str>, Cached<'a>>);
+
+/// A cache record: the stat it was hashed at, the hash, and the piece hashes (hex), if any.
+type Cached<'a> = (Key, blake3::Hash, Option<Cow<'a, str>>);
 
 /// What a cached hash was computed at: size, mtime_ns, inode.
 type Key = (u64, u64, u64);
@@ -95,7 +98,8 @@ impl Loaded<'_> {
             Some(hex) => Pieces::from_hex(hex)?,
             None => Pieces::default(),
         };
-        pieces.fits(stat.size).then(|| Digest {
+        let fits = pieces.fits(stat.size);
+        fits.then_some(Digest {
             hash: *hash,
             pieces,
         })
