@@ -27,6 +27,8 @@ const http = { on: false, reason: '' };
 const SEEDER_CONNECT_MS = 10_000;
 /** Sessions for swarm downloads (swarm.js): the seeder's, and links to peers made on demand. */
 const swarmLinks = {
+  /** Whether other browsers are in the room (then a download uses the swarm). */
+  others: () => state.roster.some((p) => p.kind === 'browser' && p.name !== sig.name),
   seeder() {
     const s = state.seeder && state.links.get(state.seeder)?.session;
     return s?.ready && s.version >= 3 ? s : null;

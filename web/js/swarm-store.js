@@ -66,6 +66,26 @@ export function hold({ hash, size, pieceSize, count }) {
   return f;
 }
 
+/** The piece size of a file of `size` bytes (src/watch/pieces.rs: 1 MiB, doubled until at most
+ * 1024 pieces). */
+export function pieceSize(size) {
+  let p = 1 << 20;
+  while (Math.ceil(size / p) > 1024) p *= 2;
+  return p;
+}
+
+/** A whole file verified against its hash (downloaded in one stream): every piece held. */
+export function holdWhole(hash, size, blob) {
+  const p = pieceSize(size);
+  const count = Math.max(1, Math.ceil(size / p));
+  const f = hold({ hash, size, pieceSize: p, count });
+  for (let i = 0; i < count; i++) {
+    f.blobs[i] = blob.slice(i * p, Math.min(size, (i + 1) * p));
+    f.bits[i >> 3] |= 0x80 >> (i & 7);
+  }
+  announce(f);
+}
+
 /** A verified piece. */
 export function put(f, index, blob) {
   f.blobs[index] = blob;

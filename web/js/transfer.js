@@ -12,6 +12,7 @@ import { swarmDownload } from './swarm.js';
 import { pageDownloadOk } from './http-transfer.js';
 import { HEADER, MAX_FRAME, sendFrames } from './frames.js';
 import { serveRange } from './reseed.js';
+import * as store from './swarm-store.js';
 
 /** The highest transfer-protocol version this page speaks (docs/protocol.md, Versions). */
 export const PROTOCOL_VERSION = 3;
@@ -202,8 +203,10 @@ export class Session {
 
   async download(file) {
     if (!(await pageDownloadOk(file))) return;
-    if (this.links && this.version >= 3 && !capabilities().streaming) {
-      // Version 3 on the memory path: pieces from the seeder and from other pages at once.
+    if (this.links?.others() && this.version >= 3 && !capabilities().streaming) {
+      // Version 3 on the memory path, with other browsers in the room: pieces from the seeder
+      // and from those pages at once. Alone in the room, one stream from the seeder (fewer
+      // round trips; measured faster on a lossy link), whose file is then held for re-seeding.
       swarmDownload(file, { links: this.links, view: this.view, seederName: this.remote }).catch((err) => {
         console.warn('swarm download failed', err);
       });
@@ -325,7 +328,9 @@ export class Session {
       d.sink.abort();
       return;
     }
-    await d.sink.finish();
+    const blob = await d.sink.finish();
+    // A verified whole file held in memory is served to pages that join later (re-seeding).
+    if (blob instanceof Blob && this.version >= 3) store.holdWhole(hex, d.size, blob);
     d.row.done(`Verified and saved · ${fmt.bytes(d.size)}`);
     d.row.hash = hex;
     // A sending browser learns that its file arrived intact (the seeder's `end` needs no reply).
