@@ -16,6 +16,7 @@
 //! The tests, the benchmarks and the soak run use it, so what they measure is this one path.
 
 mod catalog;
+mod raw;
 mod signaling;
 mod transfer;
 
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::seeder::frame;
 use crate::seeder::peer::{ChannelId, PeerError, PeerEvent, Peers, WebrtcConfig};
 use crate::seeder::protocol::{FileInfo, Message, PROTOCOL_VERSION};
+use crate::signal::protocol::sdp_ufrag;
 pub use catalog::CatalogView;
 use signaling::Signaling;
 pub use transfer::{Downloaded, Uploaded};
@@ -103,6 +105,8 @@ pub enum Incoming {
 pub struct Client {
     /// Kept open while connected: leaving the room would make the seeder drop the connection.
     signaling: Signaling,
+    /// The `a=ice-ufrag` of the offer this connection began with (see `bye`).
+    ufrag: String,
     peers: Peers,
     events: mpsc::UnboundedReceiver<PeerEvent>,
     channel: ChannelId,
@@ -149,6 +153,28 @@ impl Client {
     /// Connects to the daemon at `url`, joins the room, opens the DataChannel to the seeding
     /// peer and exchanges `hello`.
     pub async fn connect(url: &str, opts: Options) -> Result<Client, ClientError> {
+        let agent = opts.agent.clone();
+        let mut c = Client::open(url, opts).await?;
+        c.send(Message::Hello {
+            version: c.version,
+            agent: Some(agent),
+        })
+        .await?;
+        match c.next().await? {
+            Incoming::Control(Message::Hello { version, .. }) => {
+                c.version = c.version.min(version);
+                Ok(c)
+            }
+            other => Err(ClientError::Transfer(format!(
+                "expected hello, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Like [`Client::connect`] but stops once the DataChannel is open, before `hello`: the
+    /// caller speaks the protocol itself with [`Client::send_raw`] and [`Client::next_raw`]
+    /// (the conformance suite does, to show the bytes on the wire).
+    pub async fn open(url: &str, opts: Options) -> Result<Client, ClientError> {
         let (host_port, room) = parse_url(url)?;
         let room = room.unwrap_or(opts.room.clone());
         let step = |what| move |_| ClientError::Timeout(what);
@@ -189,15 +215,17 @@ impl Client {
         };
         let (peers, mut events) = Peers::start(cfg, stop.clone()).await?;
         let offer = peers.create_offer(&seeder, &[CHANNEL_LABEL]).await?;
+        let ufrag = sdp_ufrag(&offer).unwrap_or_default().to_owned();
         signaling.signal(&seeder, json!({"kind": "offer", "sdp": offer}))?;
         let (channel, max_message) = tokio::time::timeout(
             opts.timeout,
-            negotiate(&mut signaling, &peers, &mut events, &seeder),
+            negotiate(&mut signaling, &peers, &mut events, &seeder, &ufrag),
         )
         .await
         .map_err(step("the DataChannel to the seeder"))??;
-        let mut c = Client {
+        Ok(Client {
             signaling,
+            ufrag,
             peers,
             events,
             channel,
@@ -212,21 +240,7 @@ impl Client {
             stop,
             next_id: 1,
             timeout: opts.timeout,
-        };
-        c.send(Message::Hello {
-            version: opts.version,
-            agent: Some(opts.agent),
         })
-        .await?;
-        match c.next().await? {
-            Incoming::Control(Message::Hello { version, .. }) => {
-                c.version = c.version.min(version);
-                Ok(c)
-            }
-            other => Err(ClientError::Transfer(format!(
-                "expected hello, got {other:?}"
-            ))),
-        }
     }
 
     /// The name the signaling server gave this client.
@@ -398,6 +412,7 @@ async fn negotiate(
     peers: &Peers,
     events: &mut mpsc::UnboundedReceiver<PeerEvent>,
     seeder: &str,
+    ufrag: &str,
 ) -> Result<(ChannelId, usize), ClientError> {
     loop {
         tokio::select! {
@@ -414,6 +429,8 @@ async fn negotiate(
                     Some("candidate") => {
                         peers.add_candidate(seeder, s["candidate"].as_str().unwrap_or_default()).await?;
                     }
+                    // A bye for another attempt (its offer's ufrag) is late: ignored.
+                    Some("bye") if s["ufrag"].as_str().is_some_and(|u| u != ufrag) => {}
                     Some("bye") => return Err(ClientError::Closed(s["reason"].to_string())),
                     _ => {}
                 }

@@ -61,6 +61,8 @@ sig.addEventListener('signal', async (ev) => {
   const { from, signal } = ev.detail;
   let entry = state.links.get(from);
   if (signal.kind === 'bye') {
+    // A bye naming another offer's ufrag is for an earlier attempt (it crossed our new one).
+    if (signal.ufrag && entry && signal.ufrag !== entry.link.ufrag()) return;
     view.banner(`The connection to ${from} broke (${signal.reason}); reconnecting…`);
     if (entry) dropLink(from, entry, signal.reason);
     return;
@@ -109,7 +111,7 @@ function connectTo(remote, offerer) {
   state.links.set(remote, entry);
   link.addEventListener('failed', () => {
     view.banner(`Could not reach ${remote} directly (network blocks peer-to-peer).`);
-    sig.signal(remote, { kind: 'bye', reason: 'ICE/DTLS connection failed in the browser' });
+    sig.signal(remote, { kind: 'bye', reason: 'ICE/DTLS connection failed in the browser', ufrag: link.ufrag() });
     dropLink(remote, entry, 'connection failed');
   });
   // The seeder closes its channels when it restarts; its transfers pause and resume on the
