@@ -127,6 +127,8 @@ export function wrapPlaywright(page) {
       return p;
     },
     goto: (url) => page.goto(url),
+    // Runs `fn` in every document of the page before its own scripts.
+    addInit: (fn) => page.addInitScript(fn),
     eval: (fn, arg) => page.evaluate(fn, arg),
     waitFor: (fn, arg, ms = 20000) => page.waitForFunction(fn, arg, { timeout: ms }),
     fill: (sel, v) => page.fill(sel, v),
@@ -140,6 +142,7 @@ export function wrapPuppeteer(page) {
   return {
     acceptDialogs: () => page.on('dialog', (d) => d.accept()),
     goto: (url) => page.goto(url),
+    addInit: (fn) => page.evaluateOnNewDocument(fn),
     eval: (fn, arg) => page.evaluate(fn, arg),
     waitFor: (fn, arg, ms = 20000) => page.waitForFunction(fn, { timeout: ms }, arg),
     fill: async (sel, v) => { await page.$eval(sel, (e) => { e.value = ''; }); await page.type(sel, v); },
