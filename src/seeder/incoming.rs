@@ -379,7 +379,7 @@ impl IncomingStore {
             // A folder on disk whose name differs only in normalization is this folder.
             let twins = names::nfc_twins(&dir)?;
             let comp = twins.get(comp).unwrap_or(comp);
-            used.push(comp.as_str());
+            used.push(comp.clone());
             dir = partial::open_child_dir(&dir, comp, 0o755).map_err(|e| {
                 refused(
                     Code::BadName,
