@@ -327,10 +327,18 @@ async fn unicode_normalization_in_either_order_over_tus() {
             let r = patch(srv.addr, &url, 0, &data).await;
             assert_eq!(r.status, 204, "{}", r.text());
             let saved = incoming.join(&folder).join(want);
-            assert_eq!(std::fs::read(&saved).unwrap(), data, "{name:?} saved as {want:?}");
+            assert_eq!(
+                std::fs::read(&saved).unwrap(),
+                data,
+                "{name:?} saved as {want:?}"
+            );
         }
         let (files, _) = contents(&incoming.join(&folder));
-        assert_eq!(files, vec!["caf\u{e9} (1).txt", composed], "no twin in {folder}");
+        assert_eq!(
+            files,
+            vec!["caf\u{e9} (1).txt", composed],
+            "no twin in {folder}"
+        );
     }
     srv.stop().await;
 }

@@ -98,7 +98,9 @@ pub fn nfc(s: &str) -> String {
 
 /// The entries of `dir` whose names are not in NFC, keyed by their NFC form: a new name equal
 /// to a key is the same name as that entry (numbered, or for a folder, that folder).
-pub fn nfc_twins(dir: impl rustix::fd::AsFd) -> std::io::Result<std::collections::HashMap<String, String>> {
+pub fn nfc_twins(
+    dir: impl rustix::fd::AsFd,
+) -> std::io::Result<std::collections::HashMap<String, String>> {
     let mut out = std::collections::HashMap::new();
     for entry in rustix::fs::Dir::read_from(dir)? {
         let entry = entry?;
@@ -228,7 +230,10 @@ mod tests {
         let decomposed = "cafe\u{301}.txt";
         assert_eq!(file_name(decomposed).unwrap(), composed);
         assert_eq!(file_name(composed).unwrap(), composed);
-        assert_eq!(folder("re\u{301}sume\u{301}/x").unwrap(), vec!["r\u{e9}sum\u{e9}", "x"]);
+        assert_eq!(
+            folder("re\u{301}sume\u{301}/x").unwrap(),
+            vec!["r\u{e9}sum\u{e9}", "x"]
+        );
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join(decomposed), b"").unwrap();
         std::fs::write(d.path().join("plain.txt"), b"").unwrap();

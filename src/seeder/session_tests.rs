@@ -62,7 +62,14 @@ fn an_invalid_frame_naming_no_transfer_is_a_session_error() {
     for raw in [vec![1u8, 0, 0], frame::encode(7, 0, b"")] {
         let acts = s.on_binary(&raw);
         assert!(
-            matches!(texts(&acts).as_slice(), [Message::Error { code: Code::BadChunk, transfer_id: None, .. }]),
+            matches!(
+                texts(&acts).as_slice(),
+                [Message::Error {
+                    code: Code::BadChunk,
+                    transfer_id: None,
+                    ..
+                }]
+            ),
             "{acts:?}"
         );
     }
@@ -142,7 +149,14 @@ fn a_malformed_message_naming_a_transfer_ends_it() {
     // A new offer that does not parse (bad hash) is answered for its transfer id.
     let acts = s.on_text(r#"{"type":"offer","transfer_id":3,"name":"a","size":1,"hash":"00"}"#);
     assert!(
-        matches!(texts(&acts).as_slice(), [Message::Error { code: Code::BadMessage, transfer_id: Some(3), .. }]),
+        matches!(
+            texts(&acts).as_slice(),
+            [Message::Error {
+                code: Code::BadMessage,
+                transfer_id: Some(3),
+                ..
+            }]
+        ),
         "{acts:?}"
     );
     // Without a readable transfer id it concerns the session.
@@ -168,7 +182,10 @@ fn an_empty_name_or_folder_reaches_the_store_which_refuses_it() {
         }
         let acts = s.on_text(&serde_json::Value::Object(offer).to_string());
         assert!(
-            matches!(acts.as_slice(), [Action::BeginUpload { transfer_id: 2, .. }]),
+            matches!(
+                acts.as_slice(),
+                [Action::BeginUpload { transfer_id: 2, .. }]
+            ),
             "{acts:?}"
         );
         s.upload_refused(2, Code::BadName, "empty name".into());

@@ -301,7 +301,8 @@ mod tests {
         assert!(parse(bye).is_ok());
         let bye = r#"{"type":"signal","to":"x","signal":{"kind":"bye"}}"#;
         assert_eq!(code(parse(bye)), ErrorCode::BadMessage);
-        let bye = r#"{"type":"signal","to":"x","signal":{"kind":"bye","reason":"r","ufrag":"Ab1+"}}"#;
+        let bye =
+            r#"{"type":"signal","to":"x","signal":{"kind":"bye","reason":"r","ufrag":"Ab1+"}}"#;
         assert!(parse(bye).is_ok());
         let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\na=ice-ufrag:Ab1+\r\na=ice-pwd:x\r\n";
         assert_eq!(sdp_ufrag(sdp), Some("Ab1+"));

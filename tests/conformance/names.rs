@@ -44,10 +44,20 @@ async fn names_and_folders_refused_and_cleaned() {
     };
     for name in ["", "a/b"] {
         let v = upload(&mut w, next(), name, None, &data).await;
-        assert_eq!((&v["type"], &v["code"]), (&json!("refuse"), &json!("bad_name")), "{name:?}: {v}");
+        assert_eq!(
+            (&v["type"], &v["code"]),
+            (&json!("refuse"), &json!("bad_name")),
+            "{name:?}: {v}"
+        );
     }
     let v = upload(&mut w, next(), "a/b", None, &data).await;
-    assert!(v["message"].as_str().unwrap().contains("use the folder field"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("use the folder field"),
+        "{v}"
+    );
     for folder in [".", "sub/./in", "a//b", ""] {
         let v = upload(&mut w, next(), "x.txt", Some(folder), &data).await;
         assert_eq!(v["code"], "bad_name", "folder {folder:?}: {v}");
@@ -74,12 +84,23 @@ async fn unicode_normalization_in_either_order() {
     let srv = server().await;
     let incoming = srv.dirs.path().join("incoming");
     let (mut w, _) = Wire::hello(&srv, 2).await;
-    for (i, (first, second)) in [(composed, decomposed), (decomposed, composed)].into_iter().enumerate() {
+    for (i, (first, second)) in [(composed, decomposed), (decomposed, composed)]
+        .into_iter()
+        .enumerate()
+    {
         let folder = format!("r{i}/re\u{301}sume\u{301}");
         let a = upload(&mut w, 10 * i as u32 + 1, first, Some(&folder), b"one").await;
         let b = upload(&mut w, 10 * i as u32 + 2, second, Some(&folder), b"two").await;
-        assert_eq!(a["name"], format!("r{i}/r\u{e9}sum\u{e9}/caf\u{e9}.txt"), "{a}");
-        assert_eq!(b["name"], format!("r{i}/r\u{e9}sum\u{e9}/caf\u{e9} (1).txt"), "{b}");
+        assert_eq!(
+            a["name"],
+            format!("r{i}/r\u{e9}sum\u{e9}/caf\u{e9}.txt"),
+            "{a}"
+        );
+        assert_eq!(
+            b["name"],
+            format!("r{i}/r\u{e9}sum\u{e9}/caf\u{e9} (1).txt"),
+            "{b}"
+        );
         let dir = incoming.join(format!("r{i}"));
         assert_eq!(listing(&dir), vec!["r\u{e9}sum\u{e9}"]);
         assert_eq!(

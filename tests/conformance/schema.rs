@@ -20,7 +20,9 @@ fn examples(prefix: &str) -> Vec<Value> {
     let defs = s["$defs"].as_object().unwrap();
     let mut out = Vec::new();
     for (name, def) in defs.iter().filter(|(n, _)| n.starts_with(prefix)) {
-        let ex = def["examples"].as_array().unwrap_or_else(|| panic!("{name} has no examples"));
+        let ex = def["examples"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no examples"));
         assert!(!ex.is_empty(), "{name} has no examples");
         out.extend(ex.iter().cloned());
     }
@@ -60,7 +62,8 @@ fn signaling_examples_validate_and_parse() {
     let server = validator("signal_server");
     for m in examples("signal_server_") {
         valid(&server, &m);
-        let msg: ServerMsg = serde_json::from_value(m.clone()).unwrap_or_else(|e| panic!("{m}: {e}"));
+        let msg: ServerMsg =
+            serde_json::from_value(m.clone()).unwrap_or_else(|e| panic!("{m}: {e}"));
         valid(&server, &serde_json::to_value(&msg).unwrap());
     }
 }
@@ -82,6 +85,9 @@ fn the_schema_refuses_malformed_messages() {
         assert!(!v.is_valid(&m), "{bad}");
     }
     let s = validator("signal_client");
-    let m: Value = serde_json::from_str(r#"{"type":"signal","to":"x","signal":{"kind":"bye","reason":"r","x":1}}"#).unwrap();
+    let m: Value = serde_json::from_str(
+        r#"{"type":"signal","to":"x","signal":{"kind":"bye","reason":"r","x":1}}"#,
+    )
+    .unwrap();
     assert!(!s.is_valid(&m));
 }

@@ -15,8 +15,10 @@ async fn a_late_bye_for_an_earlier_attempt_is_ignored() {
     let (mut w, _) = Wire::hello(&srv, 2).await;
     let current = w.c.ufrag().to_owned();
     assert!(!current.is_empty());
-    w.c.send_signal(json!({"kind": "bye", "reason": "old attempt", "ufrag": format!("{current}x")}))
-        .unwrap();
+    w.c.send_signal(
+        json!({"kind": "bye", "reason": "old attempt", "ufrag": format!("{current}x")}),
+    )
+    .unwrap();
     // Still connected: the seeder answers on the same channel after the bye was handled.
     tokio::time::sleep(Duration::from_millis(300)).await;
     w.nothing_before_probe(1).await;
@@ -31,6 +33,9 @@ async fn a_late_bye_for_an_earlier_attempt_is_ignored() {
         }
     })
     .await;
-    assert!(end.is_ok(), "the seeder closed the connection of this attempt");
+    assert!(
+        end.is_ok(),
+        "the seeder closed the connection of this attempt"
+    );
     srv.stop().await;
 }

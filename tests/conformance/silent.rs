@@ -20,9 +20,15 @@ async fn an_invalid_frame_ends_the_transfer_it_names() {
     let incoming = srv.dirs.path().join("incoming");
     let (mut w, _) = Wire::hello(&srv, 2).await;
     let data = b"0123456789".to_vec();
-    for (id, bad) in [(1u32, frame(0x01, 1, 5, b"")), (2, frame(0x7f, 2, 5, b"xyz"))] {
+    for (id, bad) in [
+        (1u32, frame(0x01, 1, 5, b"")),
+        (2, frame(0x7f, 2, 5, b"xyz")),
+    ] {
         let acc = offer(&mut w, id, &format!("f{id}.bin"), &data).await;
-        assert_eq!(acc, json!({"type": "accept", "transfer_id": id, "offset": 0}));
+        assert_eq!(
+            acc,
+            json!({"type": "accept", "transfer_id": id, "offset": 0})
+        );
         w.send_frame(frame(0x01, id, 0, &data[..5])).await;
         w.send_frame(bad).await;
         let v = w.text().await;
@@ -45,15 +51,18 @@ async fn unknown_ids_and_cancel_get_no_reply() {
     let srv = server().await;
     let incoming = srv.dirs.path().join("incoming");
     let (mut w, _) = Wire::hello(&srv, 2).await;
-    w.send(json!({"type": "progress", "transfer_id": 40, "offset": 5})).await;
+    w.send(json!({"type": "progress", "transfer_id": 40, "offset": 5}))
+        .await;
     w.send(json!({"type": "done", "transfer_id": 41})).await;
-    w.send(json!({"type": "cancel", "transfer_id": 42, "code": "canceled"})).await;
+    w.send(json!({"type": "cancel", "transfer_id": 42, "code": "canceled"}))
+        .await;
     w.nothing_before_probe(43).await;
     // A running upload canceled by its sender: no reply, and its partial goes.
     let data = b"abcdef".to_vec();
     offer(&mut w, 44, "c.bin", &data).await;
     w.send_frame(frame(0x01, 44, 0, &data[..3])).await;
-    w.send(json!({"type": "cancel", "transfer_id": 44, "code": "canceled"})).await;
+    w.send(json!({"type": "cancel", "transfer_id": 44, "code": "canceled"}))
+        .await;
     w.nothing_before_probe(45).await;
     assert_eq!(partials(&incoming), 0);
     w.c.close().await;
@@ -93,7 +102,8 @@ async fn download_frames_then_end_and_done_is_not_answered() {
         end,
         json!({"type": "end", "transfer_id": 9, "size": data.len(), "hash": b3(&data)})
     );
-    w.send(json!({"type": "progress", "transfer_id": 9, "offset": data.len()})).await;
+    w.send(json!({"type": "progress", "transfer_id": 9, "offset": data.len()}))
+        .await;
     w.send(json!({"type": "done", "transfer_id": 9})).await;
     w.nothing_before_probe(10).await;
     w.c.close().await;
@@ -109,7 +119,11 @@ async fn a_malformed_message_naming_a_transfer_is_answered_for_it() {
     w.send_text(r#"{"type":"offer","transfer_id":5,"name":"a","size":1,"hash":"00"}"#)
         .await;
     let v = w.text().await;
-    assert_eq!((&v["code"], &v["transfer_id"]), (&json!("bad_message"), &json!(5)), "{v}");
+    assert_eq!(
+        (&v["code"], &v["transfer_id"]),
+        (&json!("bad_message"), &json!(5)),
+        "{v}"
+    );
     w.send_text(r#"{"type":"offer","name":"a"}"#).await;
     let v = w.text().await;
     assert_eq!(v["code"], "bad_message");

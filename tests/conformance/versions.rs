@@ -10,7 +10,11 @@ use super::wire::{server, Got, Wire};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hello_first_then_the_catalog_in_the_agreed_form() {
     let srv = server().await;
-    for (mine, agreed, catalog) in [(1, 1, "catalog"), (2, 2, "catalog_part"), (9, 2, "catalog_part")] {
+    for (mine, agreed, catalog) in [
+        (1, 1, "catalog"),
+        (2, 2, "catalog_part"),
+        (9, 2, "catalog_part"),
+    ] {
         let (mut w, h) = Wire::hello(&srv, mine).await;
         assert_eq!(h["type"], "hello");
         assert_eq!(h["version"], agreed, "peer said {mine}");
@@ -33,9 +37,13 @@ async fn before_hello_and_unsupported_versions() {
     w.send(json!({"type": "download", "transfer_id": 1, "file_id": "x", "offset": 0}))
         .await;
     let v = w.text().await;
-    assert_eq!((&v["type"], &v["code"]), (&json!("error"), &json!("protocol_violation")));
+    assert_eq!(
+        (&v["type"], &v["code"]),
+        (&json!("error"), &json!("protocol_violation"))
+    );
     for bad in ["0", "\"2\"", "1.5", "-1", "null"] {
-        w.send_text(&format!(r#"{{"type":"hello","version":{bad}}}"#)).await;
+        w.send_text(&format!(r#"{{"type":"hello","version":{bad}}}"#))
+            .await;
         let v = w.text().await;
         assert_eq!(v["code"], "unsupported_version", "version {bad}: {v}");
         assert!(v.get("transfer_id").is_none());

@@ -29,7 +29,10 @@ fn transfer_schema() -> &'static jsonschema::Validator {
 
 /// Panics with the schema's complaint unless `v` is a valid transfer-protocol control message.
 pub fn check_transfer(v: &Value) {
-    let errs: Vec<String> = transfer_schema().iter_errors(v).map(|e| e.to_string()).collect();
+    let errs: Vec<String> = transfer_schema()
+        .iter_errors(v)
+        .map(|e| e.to_string())
+        .collect();
     assert!(errs.is_empty(), "{v} does not match the schema: {errs:?}");
 }
 
@@ -120,7 +123,10 @@ impl Wire {
     pub async fn file(&mut self, path: &str) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
-            assert!(tokio::time::Instant::now() < deadline, "{path} never offered");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{path} never offered"
+            );
             if let Got::Text(v) = self.next().await {
                 let lists = [&v["files"], &v["added"], &v["changed"]];
                 for f in lists.into_iter().filter_map(Value::as_array).flatten() {
