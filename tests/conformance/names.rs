@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::wire::{b3, frame, listing, server, Wire};
+use super::wire::{b3, frame, listing, server, Got, Wire};
 
 /// Uploads `data` as `name` in `folder`; returns the final reply (`done`, `refuse`, `error`).
 async fn upload(w: &mut Wire, id: u32, name: &str, folder: Option<&str>, data: &[u8]) -> Value {
@@ -112,6 +112,40 @@ async fn unicode_normalization_in_either_order() {
     std::fs::write(incoming.join("nai\u{308}ve.txt"), b"old").unwrap();
     let v = upload(&mut w, 30, "na\u{ef}ve.txt", None, b"new").await;
     assert_eq!(v["name"], "na\u{ef}ve (1).txt", "{v}");
+    w.c.close().await;
+    srv.stop().await;
+}
+
+/// "The shared folder is offered as it is on disk: a catalog `path` is the file's name byte for
+/// byte, not normalized (`id` is derived from those bytes); a file copied in with a decomposed
+/// name (`cafe` + U+0301) is offered and downloaded under exactly that name."
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decomposed_name_in_the_share_is_offered_as_it_is_on_disk() {
+    let decomposed = "cafe\u{301}.txt";
+    let srv = server().await;
+    let data = b"from a Mac".to_vec();
+    std::fs::write(srv.dirs.path().join("share").join(decomposed), &data).unwrap();
+    let (mut w, _) = Wire::hello(&srv, 2).await;
+    let f = w.file(decomposed).await;
+    assert_eq!(f["path"], decomposed, "not normalized: {f}");
+    assert_eq!(
+        f["id"],
+        b3(decomposed.as_bytes())[..32],
+        "the id is BLAKE3 over the path's bytes on disk"
+    );
+    w.send(json!({"type": "download", "transfer_id": 3, "file_id": f["id"], "offset": 0}))
+        .await;
+    let mut got = Vec::new();
+    let end = loop {
+        match w.next().await {
+            Got::Frame(fr) => got.extend_from_slice(&fr[13..]),
+            Got::Text(v)
+                if v["type"].as_str().is_some_and(|t| t.starts_with("catalog")) => {}
+            Got::Text(v) => break v,
+        }
+    };
+    assert_eq!(end["type"], "end", "{end}");
+    assert_eq!(got, data);
     w.c.close().await;
     srv.stop().await;
 }

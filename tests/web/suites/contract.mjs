@@ -1,60 +1,18 @@
 // The web client against the published JSON Schema (docs/protocol.schema.json, validated with
-// ajv): every control message a page sends or receives on the DataChannel and the signaling
-// socket during a download from and an upload to the seeder validates. The page's own
-// RTCDataChannel/WebSocket are wrapped before its scripts run, so this is exactly its traffic.
-import { readFileSync, writeFileSync } from 'node:fs';
+// ajv). harness.mjs checks every control message of every page in every browser test
+// (tests/web/wire.mjs); the first test here makes sure a download from and an upload to the
+// seeder really produce the messages the schema covers, the second that the schema's examples
+// validate and that the page's catalog code reads them, the third that a late `bye` for an
+// earlier connection attempt is ignored (signaling version 2).
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import Ajv2020 from 'ajv/dist/2020.js';
-import { work, ready } from '../harness.mjs';
-
-const schema = JSON.parse(readFileSync(new URL('../../../docs/protocol.schema.json', import.meta.url)));
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-ajv.addSchema(schema);
-const check = (def) => ajv.getSchema(`${schema.$id}#/$defs/${def}`);
-
-// Runs in the page before its scripts: records [schema def, text] of every text message.
-function capture() {
-  const log = (globalThis.__wire = []);
-  const watch = (ch) => ch.addEventListener('message', (e) => {
-    if (ch.label === 'peerbox' && typeof e.data === 'string') log.push(['transfer', e.data]);
-  });
-  const send = RTCDataChannel.prototype.send;
-  RTCDataChannel.prototype.send = function (d) {
-    if (this.label === 'peerbox' && typeof d === 'string') log.push(['transfer', d]);
-    return send.call(this, d);
-  };
-  const create = RTCPeerConnection.prototype.createDataChannel;
-  RTCPeerConnection.prototype.createDataChannel = function (...a) {
-    const ch = create.apply(this, a);
-    watch(ch);
-    return ch;
-  };
-  const PC = RTCPeerConnection;
-  globalThis.RTCPeerConnection = class extends PC {
-    constructor(...a) {
-      super(...a);
-      this.addEventListener('datachannel', (e) => watch(e.channel));
-    }
-  };
-  const wsSend = WebSocket.prototype.send;
-  WebSocket.prototype.send = function (d) {
-    if (typeof d === 'string') log.push(['signal_client', d]);
-    return wsSend.call(this, d);
-  };
-  const WS = WebSocket;
-  globalThis.WebSocket = class extends WS {
-    constructor(...a) {
-      super(...a);
-      this.addEventListener('message', (e) => typeof e.data === 'string' && log.push(['signal_server', e.data]));
-    }
-  };
-}
+import { work, dirs, ready, myName, sendBetweenPages } from '../harness.mjs';
+import { schema, ajv, validator as check, drain } from '../wire.mjs';
 
 export const tests = {
   async 'every message the page sends and receives validates against the JSON Schema'(b) {
     const p = await b.page();
-    await p.addInit(capture);
     await ready(p);
     // An upload to the seeder (offer, accept, frames, end, done) ...
     await p.waitFor(() => [...document.querySelectorAll('#send-to option')].some((o) => o.value === 'peerbox'));
@@ -69,17 +27,10 @@ export const tests = {
     await p.eval(() => document.querySelectorAll('[data-transfer="twenty.bin"]').forEach((r) => r.remove()));
     await p.click('[data-file="twenty.bin"] button');
     await p.waitFor(() => document.querySelector('[data-transfer="twenty.bin"]')?.dataset.state, undefined, 60000);
-    const wire = await p.eval(() => globalThis.__wire);
+    // Throws on a message outside the schema.
+    const wire = await drain((fn) => p.eval(fn));
     await p.close();
-    const seen = new Set();
-    const bad = [];
-    for (const [def, text] of wire) {
-      const msg = JSON.parse(text);
-      seen.add(`${def}:${msg.type}`);
-      const v = check(def);
-      if (!v(msg)) bad.push(`${def} ${text.slice(0, 200)}: ${ajv.errorsText(v.errors)}`);
-    }
-    if (bad.length) throw new Error(`messages outside the schema:\n${bad.join('\n')}`);
+    const seen = new Set(wire.map(([def, text]) => `${def}:${JSON.parse(text).type}`));
     const want = ['signal_server:welcome', 'signal_client:join', 'signal_client:signal', 'signal_server:signal',
       'transfer:hello', 'transfer:catalog_part', 'transfer:offer', 'transfer:accept', 'transfer:end', 'transfer:done',
       'transfer:download'];
@@ -107,5 +58,57 @@ export const tests = {
     }, [schema.$defs.transfer_catalog_part.examples[0], schema.$defs.transfer_catalog_delta.examples[0]]);
     await p.close();
     if (JSON.stringify(paths.files) !== JSON.stringify(['holiday/sunset.jpg']) || paths.sent.length || paths.version !== 13) throw new Error(`catalog: ${JSON.stringify(paths)}`);
+  },
+
+  // docs/protocol.md, `bye`: "A receiver whose current attempt began with an offer of another
+  // ufrag ignores the `bye`: it is late, for an earlier attempt, and crossed the new offer."
+  async 'a late bye for an earlier connection attempt is ignored, one for this attempt ends it'(b) {
+    const t = await sendBetweenPages(b, 'bye', 64 << 10);
+    await t.finish();
+    const aName = await myName(t.a);
+    // Page c answered a's offer: it knows that offer's ufrag, as a's peer always does.
+    const ufrag = await t.c.eval((n) => globalThis.peerbox.state.links.get(n).link.ufrag(), aName);
+    const mine = await t.a.eval((n) => {
+      globalThis.__link = globalThis.peerbox.state.links.get(n);
+      return globalThis.__link.link.ufrag();
+    }, t.cName);
+    if (!ufrag || ufrag !== mine) throw new Error(`ufrags differ: offerer ${mine}, answerer ${ufrag}`);
+    // c sends a bye for another attempt, then a chat line: signaling keeps their order, so once
+    // a shows the line it has handled the bye.
+    const byeThenChat = (u, line) => t.c.eval(([n, u, line]) => {
+      globalThis.peerbox.sig.signal(n, { kind: 'bye', reason: 'test bye', ufrag: u });
+      globalThis.peerbox.sig.chat(line);
+    }, [aName, u, line]);
+    const seesChat = (line) => t.a.waitFor((l) => document.getElementById('chat-log').textContent.includes(l), line);
+    const linkState = () => t.a.eval((n) => {
+      const e = globalThis.peerbox.state.links.get(n);
+      return { same: e === globalThis.__link, open: e?.link.channels.peerbox?.readyState };
+    }, t.cName);
+    await byeThenChat(`${ufrag}x`, 'after the late bye');
+    await seesChat('after the late bye');
+    const kept = await linkState();
+    if (!kept.same || kept.open !== 'open') throw new Error(`a late bye dropped the link: ${JSON.stringify(kept)}`);
+    // The bye of this attempt ends it.
+    await byeThenChat(ufrag, 'after the bye of this attempt');
+    await seesChat('after the bye of this attempt');
+    const ended = await linkState();
+    if (ended.same) throw new Error(`the bye of this attempt left the link: ${JSON.stringify(ended)}`);
+    await t.close();
+  },
+
+  // docs/protocol.md, Catalog: paths are the names on disk, not normalized; the web client's
+  // search compares NFC forms, so a decomposed name in the share is found by a composed query.
+  async 'a decomposed file name in the share is listed as it is and found by a composed search'(b) {
+    const decomposed = `cafe\u0301-${b.name}.txt`;
+    writeFileSync(join(dirs.share, decomposed), 'from a Mac\n');
+    const p = await b.page();
+    await ready(p);
+    await p.waitFor((n) => !!document.querySelector(`[data-file="${n}"]`), decomposed, 30000);
+    await p.fill('#filter', `caf\u00e9-${b.name}`);
+    await p.waitFor((n) => {
+      const rows = [...document.querySelectorAll('#file-list [data-file]')];
+      return rows.length === 1 && rows[0].dataset.file === n;
+    }, decomposed);
+    await p.close();
   },
 };
