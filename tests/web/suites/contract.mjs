@@ -25,7 +25,9 @@ export const tests = {
     // ... and a download from it (download, frames, end).
     await p.waitFor(() => !!document.querySelector('[data-file="twenty.bin"] button'), undefined, 30000);
     await p.eval(() => document.querySelectorAll('[data-transfer="twenty.bin"]').forEach((r) => r.remove()));
-    await p.click('[data-file="twenty.bin"] button');
+    // A DOM click: the list is redrawn as the upload lands in the catalog, which a driver's
+    // click on the row (found, then clicked) can miss.
+    await p.eval(() => document.querySelector('[data-file="twenty.bin"] button').click());
     await p.waitFor(() => document.querySelector('[data-transfer="twenty.bin"]')?.dataset.state, undefined, 60000);
     // Throws on a message outside the schema.
     const wire = await drain((fn) => p.eval(fn));
