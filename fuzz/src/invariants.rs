@@ -114,9 +114,12 @@ fn check_limits(m: &Message) {
         Message::Offer {
             name, hash, folder, ..
         } => {
-            check_field(name);
+            // May be empty: the store refuses that with `refuse bad_name` (docs/protocol.md).
+            let at_most =
+                |s: &str| assert!(s.len() <= MAX_FIELD_BYTES, "field of {} bytes", s.len());
+            at_most(name);
             check_hash(hash);
-            opt(folder);
+            folder.as_deref().map_or((), at_most);
         }
         Message::End { hash, .. } => check_hash(hash),
         Message::Refuse { message, .. } | Message::Error { message, .. } => opt(message),

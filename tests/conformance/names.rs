@@ -139,8 +139,7 @@ async fn a_decomposed_name_in_the_share_is_offered_as_it_is_on_disk() {
     let end = loop {
         match w.next().await {
             Got::Frame(fr) => got.extend_from_slice(&fr[13..]),
-            Got::Text(v)
-                if v["type"].as_str().is_some_and(|t| t.starts_with("catalog")) => {}
+            Got::Text(v) if v["type"].as_str().is_some_and(|t| t.starts_with("catalog")) => {}
             Got::Text(v) => break v,
         }
     };
