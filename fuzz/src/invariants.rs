@@ -115,11 +115,10 @@ fn check_limits(m: &Message) {
             name, hash, folder, ..
         } => {
             // May be empty: the store refuses that with `refuse bad_name` (docs/protocol.md).
-            let at_most =
-                |s: &str| assert!(s.len() <= MAX_FIELD_BYTES, "field of {} bytes", s.len());
-            at_most(name);
+            for s in std::iter::once(name).chain(folder) {
+                assert!(s.len() <= MAX_FIELD_BYTES, "field of {} bytes", s.len());
+            }
             check_hash(hash);
-            folder.as_deref().map_or((), at_most);
         }
         Message::End { hash, .. } => check_hash(hash),
         Message::Refuse { message, .. } | Message::Error { message, .. } => opt(message),

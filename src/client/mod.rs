@@ -324,40 +324,20 @@ impl Client {
     /// returned first.
     pub async fn next(&mut self) -> Result<Incoming, ClientError> {
         loop {
-            let ev = match self.held.pop_front() {
-                Some(ev) => ev,
-                None => tokio::time::timeout(self.timeout, self.events.recv())
-                    .await
-                    .map_err(|_| ClientError::Timeout("data from the seeder"))?
-                    .ok_or_else(|| ClientError::Closed("the transport stopped".into()))?,
-            };
-            match ev {
-                PeerEvent::Message {
-                    binary: true, data, ..
-                } => return Ok(Incoming::Frame(std::mem::take(&mut { data }.data))),
-                PeerEvent::Message { data, .. } => {
-                    let text = String::from_utf8_lossy(&data.data);
-                    let m = Message::parse(&text)
-                        .map_err(|e| ClientError::Transfer(format!("bad message: {e}")))?;
-                    match self.catalog.apply(m) {
-                        Ok(None) => continue,
-                        Ok(Some(back)) => {
-                            self.send(back).await?;
-                            continue;
-                        }
-                        Err(m) => return Ok(Incoming::Control(m)),
-                    }
+            let (binary, data) = self.next_raw().await?;
+            if binary {
+                return Ok(Incoming::Frame(data));
+            }
+            let text = String::from_utf8_lossy(&data);
+            let m = Message::parse(&text)
+                .map_err(|e| ClientError::Transfer(format!("bad message: {e}")))?;
+            match self.catalog.apply(m) {
+                Ok(None) => continue,
+                Ok(Some(back)) => {
+                    self.send(back).await?;
+                    continue;
                 }
-                // The channel's last messages may still be on their way: the channel's own close
-                // comes after them.
-                PeerEvent::Closed { reason, .. } => self.closed = Some(reason),
-                PeerEvent::ChannelClosed { .. } => {
-                    let why = self.closed.take();
-                    return Err(ClientError::Closed(
-                        why.unwrap_or_else(|| "the DataChannel closed".into()),
-                    ));
-                }
-                _ => {}
+                Err(m) => return Ok(Incoming::Control(m)),
             }
         }
     }

@@ -23,7 +23,8 @@ impl Client {
     }
 
     /// The next message from the seeder exactly as it arrived: `(false, text bytes)` or
-    /// `(true, frame)`; nothing is parsed or kept.
+    /// `(true, frame)`; nothing is parsed or kept. When the connection ends, what the seeder
+    /// sent before is still returned first ([`Client::next`] reads through this).
     pub async fn next_raw(&mut self) -> Result<(bool, Vec<u8>), ClientError> {
         loop {
             let ev = match self.held.pop_front() {
@@ -37,6 +38,8 @@ impl Client {
                 PeerEvent::Message { binary, data, .. } => {
                     return Ok((binary, std::mem::take(&mut { data }.data)))
                 }
+                // The channel's last messages may still be on their way: the channel's own close
+                // comes after them.
                 PeerEvent::Closed { reason, .. } => self.closed = Some(reason),
                 PeerEvent::ChannelClosed { .. } => {
                     let why = self.closed.take();

@@ -94,19 +94,6 @@ fn progress_done_and_cancel_for_unknown_transfers_are_ignored() {
 }
 
 #[test]
-fn cancel_gets_no_reply() {
-    let mut s = receiving();
-    let acts = s.on_text(r#"{"type":"cancel","transfer_id":1}"#);
-    assert_eq!(
-        acts,
-        vec![Action::AbortUpload {
-            transfer_id: 1,
-            keep_partial: false
-        }]
-    );
-}
-
-#[test]
 fn a_second_hello_is_ignored_and_keeps_the_version() {
     let mut s = Session::new(4, 10);
     assert_eq!(s.on_text(r#"{"type":"hello","version":1}"#).len(), 1);
