@@ -34,7 +34,7 @@ use crate::seeder::protocol::{FileInfo, Message, PROTOCOL_VERSION};
 use crate::signal::protocol::sdp_ufrag;
 pub use catalog::CatalogView;
 use signaling::Signaling;
-pub use transfer::{Downloaded, Uploaded};
+pub use transfer::{part_path, Downloaded, Uploaded};
 
 /// The DataChannel label the seeder serves (see `docs/protocol.md`).
 pub const CHANNEL_LABEL: &str = "peerbox";
@@ -324,21 +324,37 @@ impl Client {
     /// returned first.
     pub async fn next(&mut self) -> Result<Incoming, ClientError> {
         loop {
-            let (binary, data) = self.next_raw().await?;
-            if binary {
-                return Ok(Incoming::Frame(data));
+            if let Some(incoming) = self.step().await? {
+                return Ok(incoming);
             }
-            let text = String::from_utf8_lossy(&data);
-            let m = Message::parse(&text)
-                .map_err(|e| ClientError::Transfer(format!("bad message: {e}")))?;
-            match self.catalog.apply(m) {
-                Ok(None) => continue,
-                Ok(Some(back)) => {
-                    self.send(back).await?;
-                    continue;
-                }
-                Err(m) => return Ok(Incoming::Control(m)),
+        }
+    }
+
+    /// Waits until a whole list of the seeder's files has arrived (it follows `hello`);
+    /// control messages that come meanwhile are dropped.
+    pub async fn wait_catalog(&mut self) -> Result<&CatalogView, ClientError> {
+        while !self.catalog.whole {
+            self.step().await?;
+        }
+        Ok(&self.catalog)
+    }
+
+    /// One event, read through [`Client::next_raw`]: `None` when it was a catalog message,
+    /// folded into [`Client::catalog`].
+    async fn step(&mut self) -> Result<Option<Incoming>, ClientError> {
+        let (binary, data) = self.next_raw().await?;
+        if binary {
+            return Ok(Some(Incoming::Frame(data)));
+        }
+        let text = String::from_utf8_lossy(&data);
+        let m = Message::parse(&text).map_err(|e| ClientError::Transfer(format!("bad message: {e}")))?;
+        match self.catalog.apply(m) {
+            Ok(None) => Ok(None),
+            Ok(Some(back)) => {
+                self.send(back).await?;
+                Ok(None)
             }
+            Err(m) => Ok(Some(Incoming::Control(m))),
         }
     }
 
@@ -352,9 +368,9 @@ impl Client {
             let Some(left) = deadline.checked_duration_since(tokio::time::Instant::now()) else {
                 return Err(ClientError::Timeout("the file in the catalog"));
             };
-            match tokio::time::timeout(left, self.next()).await {
-                Err(_) => {}
-                Ok(Ok(other)) => {
+            match tokio::time::timeout(left, self.step()).await {
+                Err(_) | Ok(Ok(None)) => {}
+                Ok(Ok(Some(other))) => {
                     return Err(ClientError::Transfer(format!("unexpected {other:?}")));
                 }
                 Ok(Err(ClientError::Timeout(_))) => {}

@@ -103,7 +103,11 @@ export async function launchChromium(name, args) {
 export async function openFirefox() {
   const browser = await puppeteer.launch({
     browser: 'firefox', executablePath: '/usr/bin/firefox-esr', headless: true, acceptInsecureCerts: true,
-    extraPrefsFirefox: { 'browser.download.folderList': 2, 'browser.download.dir': join(work, 'ff-downloads') },
+    extraPrefsFirefox: {
+      'browser.download.folderList': 2, 'browser.download.dir': join(work, 'ff-downloads'),
+      // Headless Firefox has no system notification service; its own alert windows work.
+      'alerts.useSystemBackend': false,
+    },
   });
   return {
     name: 'firefox',
@@ -135,9 +139,10 @@ export function wrapPlaywright(page) {
   installed.catch(() => {});
   const evaluate = (fn) => page.evaluate(fn);
   return {
+    raw: page, // the driver's own page, for what only one driver has (permissions, CDP)
     acceptDialogs: () => page.on('dialog', (d) => d.accept()),
-    nextDownload: () => {
-      const p = page.waitForEvent('download', { timeout: 60000 }).then(async (dl) => readFileSync(await dl.path()));
+    nextDownload: (ms = 60000) => {
+      const p = page.waitForEvent('download', { timeout: ms }).then(async (dl) => readFileSync(await dl.path()));
       p.catch(() => {}); // a test that fails earlier must not crash the runner
       return p;
     },
@@ -160,6 +165,7 @@ export function wrapPuppeteer(page) {
   installed.catch(() => {});
   const evaluate = (fn) => page.evaluate(fn);
   return {
+    raw: page,
     acceptDialogs: () => page.on('dialog', (d) => d.accept()),
     goto: async (url) => {
       await installed;
