@@ -12,7 +12,9 @@
 //!   until it offers every file;
 //! - with a daemon binary given (`--daemon PATH`), the whole daemon on the same share and state
 //!   (seeder, signaling and all): start until `/metrics` shows every file offered, its CPU
-//!   time over `idle_secs` once settled, and its RSS.
+//!   time over `idle_secs` once settled, its RSS, then five real pages (WebRTC clients of the
+//!   seeder, version 2, each holding the whole list): the RSS they add to the daemon, and a drop
+//!   until the first page's catalog lists it.
 //!
 //! ```text
 //! target/release/examples/bench_large_share [--daemon PATH] [idle_secs] [sizes...]
@@ -26,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use peerbox::client::{Client, Options};
 use peerbox::seeder::session::Session;
 use peerbox::watch::{Catalog, Root, Snapshot, WatchConfig};
 use tokio_util::sync::CancellationToken;
@@ -112,8 +115,10 @@ fn metric(addr: &str, name: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// The real daemon on the same share and state: start with the cache, idle CPU, RSS.
-fn daemon_figures(bin: &Path, dir: &Path, n: usize, idle: Duration) {
+/// The real daemon on the same share and state: start with the cache, idle CPU, RSS; then
+/// five real pages (`peerbox::client` WebRTC connections speaking version 2, each holding the
+/// whole list), the RSS they add, and a drop until the first page's catalog lists it.
+async fn daemon_figures(bin: &Path, dir: &Path, n: usize, idle: Duration) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -143,17 +148,65 @@ fn daemon_figures(bin: &Path, dir: &Path, n: usize, idle: Duration) {
             let _ = child.wait();
             return;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     println!("daemon_start_secs_{n} {:.2}", t.elapsed().as_secs_f64());
-    std::thread::sleep(Duration::from_secs(4));
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let c0 = daemon::cpu_secs(child.id());
-    std::thread::sleep(idle);
+    tokio::time::sleep(idle).await;
     let cpu = daemon::cpu_secs(child.id()) - c0;
     println!("daemon_idle_cpu_secs_{n} {cpu:.3}");
-    println!("daemon_rss_kib_{n} {}", daemon::rss_kib(child.id()));
+    let rss_idle = daemon::rss_kib(child.id());
+    println!("daemon_rss_kib_{n} {rss_idle}");
+    let url = format!("http://{addr}/?room=home");
+    let mut pages = Vec::new();
+    for _ in 0..PAGES {
+        match open_page(&url, n).await {
+            Ok(c) => pages.push(c),
+            Err(e) => {
+                eprintln!("page: {e}");
+                break;
+            }
+        }
+    }
+    if pages.len() == PAGES {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let added = daemon::rss_kib(child.id()) as i64 - rss_idle as i64;
+        println!("daemon_five_pages_kib_{n} {added}");
+        // A drop, until the first page's catalog lists it.
+        std::fs::create_dir_all(dir.join("share/late")).unwrap();
+        let t = Instant::now();
+        std::fs::write(dir.join("share/late/dropped.jpg"), b"new").unwrap();
+        let limit = Duration::from_secs(30);
+        if pages[0].wait_for("late/dropped.jpg", limit).await.is_ok() {
+            println!(
+                "daemon_drop_to_page_secs_{n} {:.3}",
+                t.elapsed().as_secs_f64()
+            );
+        }
+    }
+    for c in pages {
+        c.close().await;
+    }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A page: a version-2 client of the daemon's seeder holding the whole list of `n` files.
+async fn open_page(url: &str, n: usize) -> Result<Client, String> {
+    let mut c = Client::connect(url, Options::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let listed = tokio::time::timeout(Duration::from_secs(120), c.wait_catalog())
+        .await
+        .map_err(|_| "no whole list in 120 s".to_string())?
+        .map_err(|e| e.to_string())?
+        .files
+        .len();
+    if listed != n {
+        return Err(format!("{listed} of {n} files listed"));
+    }
+    Ok(c)
 }
 
 async fn one_size(n: usize, idle: Duration, bin: Option<PathBuf>) {
@@ -249,7 +302,7 @@ async fn one_size(n: usize, idle: Duration, bin: Option<PathBuf>) {
     if let Some(bin) = bin {
         std::fs::remove_dir_all(share.join("late")).unwrap();
         let dir = tmp.path().to_owned();
-        let _ = tokio::task::spawn_blocking(move || daemon_figures(&bin, &dir, n, idle)).await;
+        daemon_figures(&bin, &dir, n, idle).await;
     }
 }
 

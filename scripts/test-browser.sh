@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d tests/web/node_modules/tus-js-client ]; then
+if [ ! -d tests/web/node_modules/tus-js-client ] || [ ! -d tests/web/node_modules/axe-core ]; then
     (cd tests/web && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 cargo build --locked --bin peerbox

@@ -33,7 +33,10 @@ smoke() {
         sleep 0.1
     done
     grep -q '"status":"ok"' "$work/health.json" || { cat "$log"; fail "no healthz from $*"; }
-    curl -fsS "http://127.0.0.1:$port/" | grep -q '<title>peerbox' || fail "page not served by $*"
+    # Into a file first: `grep -q` stops reading at the first match, and with pipefail curl's
+    # failed write (exit 23) would fail a page that was served.
+    curl -fsS "http://127.0.0.1:$port/" -o "$work/page.html" && grep -q '<title>peerbox' "$work/page.html" ||
+        fail "page not served by $*"
     grep -q 'listening' "$log" || { cat "$log"; fail "no log line from $*"; }
     kill -TERM "$pid"
     local rc=0

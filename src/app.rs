@@ -36,6 +36,12 @@ pub struct App {
     /// with the same checks as DataChannel uploads.
     pub incoming:
         std::sync::OnceLock<Arc<std::sync::Mutex<crate::seeder::incoming::IncomingStore>>>,
+    /// Image thumbnails for the file list (`/thumbs/<id>`).
+    pub thumbs: Arc<crate::thumbs::Thumbs>,
+    /// `/files/<id>` figures for `/metrics`.
+    pub file_stats: Arc<crate::http::files::Stats>,
+    /// Folder downloads (`/archive`) streaming now.
+    pub archives: crate::http::archive::Archives,
     /// Figures for `/metrics`; modules register their sources when they start.
     pub metrics: Arc<crate::metrics::Registry>,
 }
@@ -43,6 +49,14 @@ pub struct App {
 impl App {
     pub fn new(config: Config, local_addr: SocketAddr) -> Arc<Self> {
         let config = Arc::new(config);
+        let metrics: Arc<crate::metrics::Registry> = Arc::default();
+        let thumbs = Arc::new(crate::thumbs::Thumbs::new(
+            config.thumbnails.clone(),
+            &config.storage.state_dir,
+        ));
+        metrics.register(thumbs.clone());
+        let file_stats = Arc::new(crate::http::files::Stats::default());
+        metrics.register(file_stats.clone());
         Arc::new(App {
             bundle: Bundle::new(config.server.web_dir.as_deref()),
             signal: Hub::new(config.signal.clone(), token_key(&config)),
@@ -55,7 +69,10 @@ impl App {
             seeder_rooms: std::sync::OnceLock::new(),
             catalog: std::sync::OnceLock::new(),
             incoming: std::sync::OnceLock::new(),
-            metrics: Arc::default(),
+            archives: Default::default(),
+            thumbs,
+            file_stats,
+            metrics,
         })
     }
 }

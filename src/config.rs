@@ -33,6 +33,7 @@ pub struct Config {
     pub watch: WatchConfig,
     pub seeder: SeederConfig,
     pub turn: crate::turn::TurnConfig,
+    pub thumbnails: crate::thumbs::ThumbsConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +56,8 @@ pub struct ServerConfig {
     /// How the web client uses plain HTTP for transfers with this box (`/files/<id>` downloads
     /// and `/uploads` tus uploads): as a fallback when WebRTC fails, always, or never.
     pub http_transfers: HttpTransfers,
+    /// Folder downloads (`/archive?folder=`, one zip each) streaming at once; 0 turns them off.
+    pub max_folder_downloads: usize,
     /// Host names (besides IP literals and localhost) that requests may carry in `Host`;
     /// empty allows any. Guards against DNS rebinding.
     pub allowed_hosts: Vec<String>,
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
             max_connections: 2048,
             http_downloads: true,
             http_transfers: HttpTransfers::Fallback,
+            max_folder_downloads: 4,
             allowed_hosts: Vec::new(),
             tls: Default::default(),
         }
@@ -306,6 +310,7 @@ impl Config {
         self.watch.validate().map_err(ConfigError::Invalid)?;
         self.seeder.validate().map_err(ConfigError::Invalid)?;
         self.turn.validate().map_err(ConfigError::Invalid)?;
+        self.thumbnails.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

@@ -12,6 +12,10 @@ const EX_OSERR: u8 = 71;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The terminal client (`ls`, `get`, `send`) needs no daemon configuration.
+    if let Some(code) = cli.run_client() {
+        return ExitCode::from(code);
+    }
     let config = match cli.sources().load() {
         Ok(c) => c,
         Err(e) => {

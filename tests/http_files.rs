@@ -140,6 +140,17 @@ async fn full_range_head_and_refusals() {
 
     assert_eq!(get(srv.addr, "/files/nope", &[]).await.status, 404);
 
+    // /metrics counts the bodies: ranges as 206, and every byte handed out.
+    let m = get(srv.addr, "/metrics", &[]).await.text();
+    let value = |name: &str| -> f64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert!(value("peerbox_http_file_responses_total{status=\"206\"}") >= 3.0);
+    assert!(value("peerbox_http_file_responses_total{status=\"200\"}") >= 2.0);
+    assert!(value("peerbox_http_file_bytes_total") >= SIZE as f64);
+
     // Changed since hashing: refused, never served under the old hash; gone: 410.
     let b = peerbox::watch::entry_id("b.bin");
     ready(&srv, &b).await;

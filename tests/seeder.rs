@@ -327,6 +327,9 @@ async fn a_connection_that_never_comes_up_is_reported_through_signaling() {
     assert_eq!(bye["from"], "peerbox");
     let reason = bye["signal"]["reason"].as_str().unwrap();
     assert!(reason.contains("ICE/DTLS"), "{reason}");
+    // Signaling version 2: the bye names the attempt it ends by its offer's ufrag.
+    let ufrag = peerbox::signal::protocol::sdp_ufrag(&offer).unwrap();
+    assert_eq!(bye["signal"]["ufrag"], ufrag, "{bye}");
     srv.stop().await;
 }
 

@@ -16,6 +16,7 @@
 //! The tests, the benchmarks and the soak run use it, so what they measure is this one path.
 
 mod catalog;
+mod raw;
 mod signaling;
 mod transfer;
 
@@ -30,9 +31,10 @@ use tokio_util::sync::CancellationToken;
 use crate::seeder::frame;
 use crate::seeder::peer::{ChannelId, PeerError, PeerEvent, Peers, WebrtcConfig};
 use crate::seeder::protocol::{FileInfo, Message, PROTOCOL_VERSION};
+use crate::signal::protocol::sdp_ufrag;
 pub use catalog::CatalogView;
 use signaling::Signaling;
-pub use transfer::{Downloaded, Uploaded};
+pub use transfer::{part_path, Downloaded, Uploaded};
 
 /// The DataChannel label the seeder serves (see `docs/protocol.md`).
 pub const CHANNEL_LABEL: &str = "peerbox";
@@ -103,6 +105,8 @@ pub enum Incoming {
 pub struct Client {
     /// Kept open while connected: leaving the room would make the seeder drop the connection.
     signaling: Signaling,
+    /// The `a=ice-ufrag` of the offer this connection began with (see `bye`).
+    ufrag: String,
     peers: Peers,
     events: mpsc::UnboundedReceiver<PeerEvent>,
     channel: ChannelId,
@@ -149,6 +153,28 @@ impl Client {
     /// Connects to the daemon at `url`, joins the room, opens the DataChannel to the seeding
     /// peer and exchanges `hello`.
     pub async fn connect(url: &str, opts: Options) -> Result<Client, ClientError> {
+        let agent = opts.agent.clone();
+        let mut c = Client::open(url, opts).await?;
+        c.send(Message::Hello {
+            version: c.version,
+            agent: Some(agent),
+        })
+        .await?;
+        match c.next().await? {
+            Incoming::Control(Message::Hello { version, .. }) => {
+                c.version = c.version.min(version);
+                Ok(c)
+            }
+            other => Err(ClientError::Transfer(format!(
+                "expected hello, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Like [`Client::connect`] but stops once the DataChannel is open, before `hello`: the
+    /// caller speaks the protocol itself with [`Client::send_raw`] and [`Client::next_raw`]
+    /// (the conformance suite does, to show the bytes on the wire).
+    pub async fn open(url: &str, opts: Options) -> Result<Client, ClientError> {
         let (host_port, room) = parse_url(url)?;
         let room = room.unwrap_or(opts.room.clone());
         let step = |what| move |_| ClientError::Timeout(what);
@@ -189,15 +215,17 @@ impl Client {
         };
         let (peers, mut events) = Peers::start(cfg, stop.clone()).await?;
         let offer = peers.create_offer(&seeder, &[CHANNEL_LABEL]).await?;
+        let ufrag = sdp_ufrag(&offer).unwrap_or_default().to_owned();
         signaling.signal(&seeder, json!({"kind": "offer", "sdp": offer}))?;
         let (channel, max_message) = tokio::time::timeout(
             opts.timeout,
-            negotiate(&mut signaling, &peers, &mut events, &seeder),
+            negotiate(&mut signaling, &peers, &mut events, &seeder, &ufrag),
         )
         .await
         .map_err(step("the DataChannel to the seeder"))??;
-        let mut c = Client {
+        Ok(Client {
             signaling,
+            ufrag,
             peers,
             events,
             channel,
@@ -212,21 +240,7 @@ impl Client {
             stop,
             next_id: 1,
             timeout: opts.timeout,
-        };
-        c.send(Message::Hello {
-            version: opts.version,
-            agent: Some(opts.agent),
         })
-        .await?;
-        match c.next().await? {
-            Incoming::Control(Message::Hello { version, .. }) => {
-                c.version = c.version.min(version);
-                Ok(c)
-            }
-            other => Err(ClientError::Transfer(format!(
-                "expected hello, got {other:?}"
-            ))),
-        }
     }
 
     /// The name the signaling server gave this client.
@@ -310,41 +324,38 @@ impl Client {
     /// returned first.
     pub async fn next(&mut self) -> Result<Incoming, ClientError> {
         loop {
-            let ev = match self.held.pop_front() {
-                Some(ev) => ev,
-                None => tokio::time::timeout(self.timeout, self.events.recv())
-                    .await
-                    .map_err(|_| ClientError::Timeout("data from the seeder"))?
-                    .ok_or_else(|| ClientError::Closed("the transport stopped".into()))?,
-            };
-            match ev {
-                PeerEvent::Message {
-                    binary: true, data, ..
-                } => return Ok(Incoming::Frame(std::mem::take(&mut { data }.data))),
-                PeerEvent::Message { data, .. } => {
-                    let text = String::from_utf8_lossy(&data.data);
-                    let m = Message::parse(&text)
-                        .map_err(|e| ClientError::Transfer(format!("bad message: {e}")))?;
-                    match self.catalog.apply(m) {
-                        Ok(None) => continue,
-                        Ok(Some(back)) => {
-                            self.send(back).await?;
-                            continue;
-                        }
-                        Err(m) => return Ok(Incoming::Control(m)),
-                    }
-                }
-                // The channel's last messages may still be on their way: the channel's own close
-                // comes after them.
-                PeerEvent::Closed { reason, .. } => self.closed = Some(reason),
-                PeerEvent::ChannelClosed { .. } => {
-                    let why = self.closed.take();
-                    return Err(ClientError::Closed(
-                        why.unwrap_or_else(|| "the DataChannel closed".into()),
-                    ));
-                }
-                _ => {}
+            if let Some(incoming) = self.step().await? {
+                return Ok(incoming);
             }
+        }
+    }
+
+    /// Waits until a whole list of the seeder's files has arrived (it follows `hello`);
+    /// control messages that come meanwhile are dropped.
+    pub async fn wait_catalog(&mut self) -> Result<&CatalogView, ClientError> {
+        while !self.catalog.whole {
+            self.step().await?;
+        }
+        Ok(&self.catalog)
+    }
+
+    /// One event, read through [`Client::next_raw`]: `None` when it was a catalog message,
+    /// folded into [`Client::catalog`].
+    async fn step(&mut self) -> Result<Option<Incoming>, ClientError> {
+        let (binary, data) = self.next_raw().await?;
+        if binary {
+            return Ok(Some(Incoming::Frame(data)));
+        }
+        let text = String::from_utf8_lossy(&data);
+        let m = Message::parse(&text)
+            .map_err(|e| ClientError::Transfer(format!("bad message: {e}")))?;
+        match self.catalog.apply(m) {
+            Ok(None) => Ok(None),
+            Ok(Some(back)) => {
+                self.send(back).await?;
+                Ok(None)
+            }
+            Err(m) => Ok(Some(Incoming::Control(m))),
         }
     }
 
@@ -358,9 +369,9 @@ impl Client {
             let Some(left) = deadline.checked_duration_since(tokio::time::Instant::now()) else {
                 return Err(ClientError::Timeout("the file in the catalog"));
             };
-            match tokio::time::timeout(left, self.next()).await {
-                Err(_) => {}
-                Ok(Ok(other)) => {
+            match tokio::time::timeout(left, self.step()).await {
+                Err(_) | Ok(Ok(None)) => {}
+                Ok(Ok(Some(other))) => {
                     return Err(ClientError::Transfer(format!("unexpected {other:?}")));
                 }
                 Ok(Err(ClientError::Timeout(_))) => {}
@@ -398,6 +409,7 @@ async fn negotiate(
     peers: &Peers,
     events: &mut mpsc::UnboundedReceiver<PeerEvent>,
     seeder: &str,
+    ufrag: &str,
 ) -> Result<(ChannelId, usize), ClientError> {
     loop {
         tokio::select! {
@@ -414,6 +426,8 @@ async fn negotiate(
                     Some("candidate") => {
                         peers.add_candidate(seeder, s["candidate"].as_str().unwrap_or_default()).await?;
                     }
+                    // A bye for another attempt (its offer's ufrag) is late: ignored.
+                    Some("bye") if s["ufrag"].as_str().is_some_and(|u| u != ufrag) => {}
                     Some("bye") => return Err(ClientError::Closed(s["reason"].to_string())),
                     _ => {}
                 }

@@ -36,8 +36,8 @@ fn io(what: &Path) -> impl FnOnce(std::io::Error) -> ClientError + '_ {
     move |e| ClientError::Io(what.display().to_string(), e)
 }
 
-/// The partial file a download writes to until it is verified.
-fn part_path(dest: &Path) -> PathBuf {
+/// The partial file [`Client::download`] writes to until it is verified, and resumes from.
+pub fn part_path(dest: &Path) -> PathBuf {
     let mut name = dest.file_name().unwrap_or_default().to_os_string();
     name.push(".part");
     dest.with_file_name(name)

@@ -1,18 +1,25 @@
 //! The web client's files: embedded in the binary, or read from `--web-dir` during UI work.
 //!
-//! Embedded assets are hashed and gzipped once, on first request, and kept: the bundle is small
-//! and a Pi should not compress the same script for every phone.
+//! Embedded assets are gzipped at build time (`build.rs`): the binary carries the gzip, served
+//! as it is; the plain body (for clients without gzip, and the ETag) is inflated once, on first
+//! request, and kept. Files from `--web-dir` are gzipped as they are read.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use rust_embed::RustEmbed;
 
-#[derive(RustEmbed)]
-#[folder = "web/"]
-struct Embedded;
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/web_files.rs"));
+}
+
+/// The embedded file at `rel`: its bytes and whether they are gzipped.
+fn embedded(rel: &str) -> Option<(bool, &'static [u8])> {
+    let files = embedded::FILES;
+    let i = files.binary_search_by(|(p, _, _)| (*p).cmp(rel)).ok()?;
+    Some((files[i].1, files[i].2))
+}
 
 /// One servable file with everything needed to answer conditional and compressed requests.
 #[derive(Debug)]
@@ -44,8 +51,12 @@ impl Bundle {
                 if let Some(hit) = cache.lock().ok()?.get(&rel) {
                     return Some(hit.clone());
                 }
-                let file = Embedded::get(&rel)?;
-                let asset = Arc::new(Asset::build(&rel, Bytes::from(file.data.into_owned())));
+                let (gzipped, data) = embedded(&rel)?;
+                let asset = Arc::new(if gzipped {
+                    Asset::from_gzip(&rel, Bytes::from_static(data))?
+                } else {
+                    Asset::build(&rel, Bytes::from_static(data))
+                });
                 cache.lock().ok()?.insert(rel, asset.clone());
                 Some(asset)
             }
@@ -88,9 +99,25 @@ fn relative_path(url_path: &str) -> Option<String> {
 }
 
 impl Asset {
+    /// An asset stored gzipped: the gzip is served as it is, the body inflated from it.
+    fn from_gzip(rel: &str, gzip: Bytes) -> Option<Self> {
+        use std::io::Read;
+        let mut body = Vec::new();
+        flate2::read::GzDecoder::new(&gzip[..])
+            .read_to_end(&mut body)
+            .ok()?;
+        let body = Bytes::from(body);
+        Some(Asset {
+            etag: etag(&body),
+            content_type: content_type(rel),
+            body,
+            gzip: Some(gzip),
+        })
+    }
+
     fn build(rel: &str, body: Bytes) -> Self {
         let content_type = content_type(rel);
-        let etag = format!("\"{}\"", &blake3::hash(&body).to_hex()[..32]);
+        let etag = etag(&body);
         let gzip = compressible(&content_type)
             .then(|| gzip(&body))
             .flatten()
@@ -102,6 +129,10 @@ impl Asset {
             content_type,
         }
     }
+}
+
+fn etag(body: &[u8]) -> String {
+    format!("\"{}\"", &blake3::hash(body).to_hex()[..32])
 }
 
 fn content_type(rel: &str) -> String {
@@ -150,6 +181,35 @@ mod tests {
         assert_eq!(relative_path("/").as_deref(), Some("index.html"));
         assert_eq!(relative_path("/app.js").as_deref(), Some("app.js"));
         assert_eq!(relative_path("/a/").as_deref(), Some("a/index.html"));
+    }
+
+    #[tokio::test]
+    async fn embedded_assets_are_stored_gzipped_and_served_whole() {
+        let bundle = Bundle::new(None);
+        for rel in ["index.html", "js/app.js", "app.css", "vendor/tus.min.js"] {
+            let (gzipped, data) = embedded(rel).expect(rel);
+            assert!(gzipped, "{rel} is embedded gzipped");
+            let disk =
+                std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("web").join(rel)).unwrap();
+            assert!(
+                data.len() * 2 < disk.len(),
+                "{rel}: {} of {}",
+                data.len(),
+                disk.len()
+            );
+            let asset = bundle.get(&format!("/{rel}")).await.expect(rel);
+            assert!(asset.body == disk, "{rel}: the body is the file");
+            assert_eq!(
+                asset.gzip.as_deref(),
+                Some(data),
+                "{rel}: the gzip served is the embedded one"
+            );
+        }
+        // A PNG is stored as it is.
+        let (gzipped, _) = embedded("icon-192.png").unwrap();
+        assert!(!gzipped);
+        assert!(bundle.get("/icon-192.png").await.unwrap().gzip.is_none());
+        assert!(bundle.get("/nope.js").await.is_none());
     }
 
     #[test]

@@ -12,6 +12,8 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -24,6 +26,41 @@ use tokio::sync::mpsc;
 use super::{empty, text, Body};
 use crate::app::App;
 use crate::watch::Entry;
+
+/// Figures of `/files/<id>` for `/metrics`: responses by kind and body bytes handed to the
+/// connection (a viewer's byte ranges show up here as partial responses).
+#[derive(Default)]
+pub struct Stats {
+    full: AtomicU64,
+    partial: AtomicU64,
+    bytes: Arc<AtomicU64>,
+}
+
+impl crate::metrics::Source for Stats {
+    fn render(&self, out: &mut crate::metrics::Exposition) {
+        let name = "peerbox_http_file_responses_total";
+        out.header(
+            name,
+            "Responses with a shared file's bytes, by status.",
+            "counter",
+        );
+        out.sample(
+            name,
+            &[("status", "200")],
+            self.full.load(Ordering::Relaxed) as f64,
+        );
+        out.sample(
+            name,
+            &[("status", "206")],
+            self.partial.load(Ordering::Relaxed) as f64,
+        );
+        out.counter(
+            "peerbox_http_file_bytes_total",
+            "Bytes of shared files sent over plain HTTP (/files/<id>).",
+            self.bytes.load(Ordering::Relaxed),
+        );
+    }
+}
 
 /// Bytes per read and per body frame.
 const CHUNK: usize = 256 << 10;
@@ -92,7 +129,14 @@ pub async fn serve(app: &App, req: &Request<Incoming>, path: &str) -> Response<B
     let body = if req.method() == Method::HEAD {
         empty()
     } else {
-        stream(file, start, len)
+        let stats = &app.file_stats;
+        let kind = if status == StatusCode::OK {
+            &stats.full
+        } else {
+            &stats.partial
+        };
+        kind.fetch_add(1, Ordering::Relaxed);
+        stream(file, start, len, stats.bytes.clone())
     };
     let mut res = Response::new(body);
     *res.status_mut() = status;
@@ -231,7 +275,7 @@ fn parse_range(value: &str, size: u64) -> Range {
 }
 
 /// `len` bytes from `start`, read on a blocking thread into a bounded queue.
-fn stream(mut file: std::fs::File, start: u64, len: u64) -> Body {
+fn stream(mut file: std::fs::File, start: u64, len: u64, sent: Arc<AtomicU64>) -> Body {
     let (tx, rx) = mpsc::channel::<Bytes>(QUEUE);
     tokio::task::spawn_blocking(move || {
         if file.seek(SeekFrom::Start(start)).is_err() {
@@ -251,24 +295,29 @@ fn stream(mut file: std::fs::File, start: u64, len: u64) -> Body {
             }
         }
     });
-    FileBody { rx }.boxed()
+    FileBody { rx, sent }.boxed()
 }
 
 struct FileBody {
     rx: mpsc::Receiver<Bytes>,
+    sent: Arc<AtomicU64>,
 }
 
 impl hyper::body::Body for FileBody {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = std::io::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
+        let sent = self.sent.clone();
+        self.rx.poll_recv(cx).map(|chunk| {
+            chunk.map(|b| {
+                sent.fetch_add(b.len() as u64, Ordering::Relaxed);
+                Ok(Frame::data(b))
+            })
+        })
     }
 }
 

@@ -1,9 +1,11 @@
 //! The one HTTP port: web bundle, health, metrics, and the `/ws` signaling upgrade.
 
+pub mod archive;
 pub mod bundle;
 pub mod conn;
 pub mod files;
 mod guard;
+pub mod thumbs;
 pub mod tls;
 pub mod tus;
 pub mod uploads;
@@ -23,7 +25,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use crate::app::App;
 use guard::{host_refused, https_redirect};
 
-pub type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+/// A response body. Its error ends the response as an abort (the connection is closed without
+/// a clean ending), which is how a streamed body that cannot go on tells the client.
+pub type Body = http_body_util::combinators::BoxBody<Bytes, std::io::Error>;
 
 /// Same-origin only: no CDN, no fonts, no frames. `wasm-unsafe-eval` lets the hash worker run
 /// WebAssembly; `blob:` covers downloads the client assembles itself.
@@ -34,11 +38,13 @@ worker-src 'self' blob:; manifest-src 'self'; object-src 'none'; base-uri 'none'
 form-action 'self'; frame-ancestors 'none'";
 
 pub fn full(body: impl Into<Bytes>) -> Body {
-    Full::new(body.into()).boxed()
+    Full::new(body.into())
+        .map_err(|never| match never {})
+        .boxed()
 }
 
 pub fn empty() -> Body {
-    Empty::new().boxed()
+    Empty::new().map_err(|never| match never {}).boxed()
 }
 
 /// A response with a plain-text body and the headers every response carries.
@@ -80,6 +86,13 @@ pub async fn handle(
         redirect
     } else if path == "/ws" {
         app.signal.upgrade(&app, peer, req).await
+    } else if path == "/share-target" && req.method() == Method::POST {
+        // Files shared to the installed app are taken by its service worker; this POST got
+        // through without one (plain http, or not installed): the page explains.
+        let mut res = text(StatusCode::SEE_OTHER, "see /?share=nosw");
+        res.headers_mut()
+            .insert(header::LOCATION, HeaderValue::from_static("/?share=nosw"));
+        res
     } else if path == tus::PATH || path.starts_with("/uploads/") {
         uploads::handle(&app, peer, req).await
     } else {
@@ -123,7 +136,13 @@ async fn get(app: &App, req: &Request<Incoming>, path: &str) -> Response<Body> {
         "/qr.svg" => qr_svg(req.uri().query().unwrap_or("")),
         "/client.json" => json(StatusCode::OK, &client_settings(app)),
         "/catalog.json" => files::catalog(app, req),
+        "/archive" => {
+            let s = &app.config.server;
+            let catalog = app.catalog.get().filter(|_| s.http_downloads);
+            archive::serve(catalog, &app.archives, s.max_folder_downloads, req)
+        }
         p if p.starts_with("/files/") => files::serve(app, req, p).await,
+        p if p.starts_with("/thumbs/") => thumbs::serve(app, req, p).await,
         "/metrics" => {
             let mut res = Response::new(full(metrics(app)));
             res.headers_mut().insert(
@@ -217,6 +236,15 @@ fn client_settings(app: &App) -> serde_json::Value {
         "http_downloads": on && s.http_downloads && app.catalog.get().is_some(),
         "http_uploads": on && app.incoming.get().is_some(),
         "uploads_url": tus::PATH,
+        // What the file list offers besides transfers: viewing images, audio and video from
+        // `/files/<id>`, thumbnails, folders as one zip. Plain HTTP reads, whatever
+        // `http_transfers` says.
+        "previews": s.http_downloads && app.catalog.get().is_some(),
+        "thumbnails": s.http_downloads && app.thumbs.enabled(),
+        "folder_downloads": s.http_downloads && s.max_folder_downloads > 0,
+        // The rooms the seeder is in: the page lists the server's files before its WebRTC link
+        // is up only there.
+        "seeder_rooms": app.seeder_rooms.get().map(|r| r.borrow().clone()).unwrap_or_default(),
     })
 }
 

@@ -335,9 +335,10 @@ impl Message {
             Message::Offer {
                 name, hash, folder, ..
             } => {
-                field(name, "name")?;
+                // Empty names and folders parse; the store refuses them with `bad_name`.
+                max_len(name, "name")?;
                 hash_field(hash, "hash")?;
-                opt_field(folder, "folder")
+                folder.as_deref().map_or(Ok(()), |f| max_len(f, "folder"))
             }
             Message::End { hash, .. } => hash_field(hash, "hash"),
             Message::Refuse { message, .. } | Message::Error { message, .. } => {
@@ -349,6 +350,19 @@ impl Message {
     }
 }
 
+/// The `transfer_id` of a text message that may not parse as a whole: a JSON object with a
+/// whole-number `transfer_id` that fits a `u32`.
+pub fn transfer_id_of(text: &str) -> Option<u32> {
+    if text.len() > MAX_TEXT_BYTES {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct Id {
+        transfer_id: u32,
+    }
+    serde_json::from_str::<Id>(text).ok().map(|i| i.transfer_id)
+}
+
 fn check_file(f: &FileInfo) -> Result<(), ParseError> {
     field(&f.id, "id")?;
     field(&f.path, "path")?;
@@ -357,6 +371,13 @@ fn check_file(f: &FileInfo) -> Result<(), ParseError> {
 
 fn field(s: &str, name: &'static str) -> Result<(), ParseError> {
     if s.is_empty() || s.len() > MAX_FIELD_BYTES {
+        return Err(ParseError::BadField(name));
+    }
+    Ok(())
+}
+
+fn max_len(s: &str, name: &'static str) -> Result<(), ParseError> {
+    if s.len() > MAX_FIELD_BYTES {
         return Err(ParseError::BadField(name));
     }
     Ok(())

@@ -19,7 +19,7 @@ use super::signaling::{Client, SignalEvent};
 use super::swarm::Swarm;
 use super::throttle::Throttle;
 use super::SeederConfig;
-use crate::signal::protocol::Signal;
+use crate::signal::protocol::{sdp_ufrag, Signal};
 use crate::watch::Catalog;
 
 /// The label of the one DataChannel a browser opens to the seeder (text + binary frames).
@@ -101,6 +101,7 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
         config,
         resolve,
         links: HashMap::new(),
+        attempts: HashMap::new(),
         out: out_tx,
         ready: Some(ready_tx),
         tasks: ctx.tasks.clone(),
@@ -136,6 +137,9 @@ struct Hub {
     config: Arc<SeederConfig>,
     resolve: Resolver,
     links: HashMap<String, mpsc::UnboundedSender<LinkInput>>,
+    /// Per browser, the `a=ice-ufrag` of the offer its current connection began with: a `bye`
+    /// naming another one is late (for an earlier attempt) and ignored.
+    attempts: HashMap<String, String>,
     out: mpsc::UnboundedSender<(String, Signal)>,
     ready: Option<oneshot::Sender<()>>,
     tasks: TaskTracker,
@@ -185,6 +189,10 @@ impl Hub {
             SignalEvent::Signal { from, signal } => match signal {
                 Signal::Offer { sdp } => match self.peers.accept_offer(&from, &sdp).await {
                     Ok(answer) => {
+                        match sdp_ufrag(&sdp) {
+                            Some(u) => self.attempts.insert(from.clone(), u.to_owned()),
+                            None => self.attempts.remove(&from),
+                        };
                         let _ = self.out.send((from, Signal::Answer { sdp: answer }));
                     }
                     Err(e) => tracing::warn!(remote = %from, error = %e, "offer refused"),
@@ -192,8 +200,16 @@ impl Hub {
                 Signal::Candidate { candidate, .. } => {
                     let _ = self.peers.add_candidate(&from, &candidate).await;
                 }
-                Signal::Bye { reason } => {
+                Signal::Bye { reason, ufrag } => {
+                    let current = self.attempts.get(&from);
+                    if let (Some(u), Some(cur)) = (&ufrag, current) {
+                        if u != cur {
+                            tracing::debug!(remote = %from, %reason, "late bye for an earlier connection ignored");
+                            return;
+                        }
+                    }
                     tracing::debug!(remote = %from, %reason, "browser gave up the connection");
+                    self.attempts.remove(&from);
                     if let Some(link) = self.links.remove(&from) {
                         let _ = link.send(LinkInput::Closed);
                     }
@@ -202,6 +218,7 @@ impl Hub {
                 Signal::Answer { .. } | Signal::EndOfCandidates => {}
             },
             SignalEvent::Gone { name } => {
+                self.attempts.remove(&name);
                 if let Some(link) = self.links.remove(&name) {
                     let _ = link.send(LinkInput::Closed);
                 }
@@ -274,7 +291,8 @@ impl Hub {
                 }
                 if failed {
                     tracing::info!(%remote, %reason, "peer connection failed; telling the browser");
-                    let _ = self.out.send((remote, Signal::Bye { reason }));
+                    let ufrag = self.attempts.get(&remote).cloned();
+                    let _ = self.out.send((remote, Signal::Bye { reason, ufrag }));
                 }
             }
             PeerEvent::Connected { remote } => tracing::debug!(%remote, "peer connected"),

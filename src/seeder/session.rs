@@ -156,7 +156,9 @@ impl Session {
     pub fn on_text(&mut self, raw: &str) -> Vec<Action> {
         let msg = match Message::parse(raw) {
             Ok(m) => m,
-            Err(e) => return vec![error(Code::BadMessage, None, e.to_string())],
+            // A malformed message that names a transfer ends that transfer (the sender would
+            // otherwise wait for an answer that never comes); otherwise it concerns the session.
+            Err(e) => return self.malformed(super::protocol::transfer_id_of(raw), e.to_string()),
         };
         if self.version.is_none() && !matches!(msg, Message::Hello { .. }) {
             return vec![error(
@@ -290,14 +292,11 @@ impl Session {
                 transfer_id: Some(transfer_id),
                 ..
             } => self.stop(transfer_id, false),
-            Message::Done { transfer_id, .. } => {
-                // The peer verified a download; the seeder already forgot it at `end`.
-                self.downloads.remove(&transfer_id);
-                vec![]
-            }
-            // Informational for the seeder: receiver progress of downloads, errors without a
-            // transfer, and catalogs/answers a browser uses only towards other browsers.
-            Message::Progress { .. }
+            // Informational for the seeder, never answered: a downloader's `done` (the seeder
+            // forgot the download at `end`) and `progress`, errors without a transfer, and
+            // catalogs/answers a browser uses only towards other browsers.
+            Message::Done { .. }
+            | Message::Progress { .. }
             | Message::Error { .. }
             | Message::Catalog { .. }
             | Message::CatalogPart { .. }
@@ -383,6 +382,14 @@ impl Session {
             .collect()
     }
 
+    /// Answer to a message that did not parse; `id` is its `transfer_id` if one could be read.
+    fn malformed(&mut self, id: Option<u32>, why: String) -> Vec<Action> {
+        match id {
+            Some(id) if self.version.is_some() => self.fail(id, Code::BadMessage, why),
+            _ => vec![error(Code::BadMessage, None, why)],
+        }
+    }
+
     fn admit(&self, id: u32) -> Option<Code> {
         if self.in_use(id) {
             Some(Code::DuplicateTransfer)
@@ -427,7 +434,17 @@ impl Session {
     pub fn on_binary(&mut self, raw: &[u8]) -> Vec<Action> {
         let chunk = match frame::decode(raw) {
             Ok(c) => c,
-            Err(e) => return vec![error(Code::BadChunk, None, e.to_string())],
+            // The header names the transfer even when the frame is invalid: end that upload
+            // (its partial goes) instead of leaving it waiting for the partial timeout.
+            Err(e) => {
+                return match frame::transfer_id(raw) {
+                    Some(id) if self.uploads.contains_key(&id) => {
+                        self.fail(id, Code::BadChunk, e.to_string())
+                    }
+                    Some(id) if self.ended.contains(&id) => vec![],
+                    _ => vec![error(Code::BadChunk, None, e.to_string())],
+                };
+            }
         };
         let id = chunk.transfer_id;
         let Some(up) = self.uploads.get_mut(&id) else {
@@ -574,6 +591,10 @@ impl Session {
         out
     }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod silent_cases;
 
 #[cfg(test)]
 mod tests {

@@ -167,3 +167,28 @@ mod ws;
 pub use transfer::*;
 #[allow(unused_imports)]
 pub use ws::*;
+
+/// Writes `data` to `path` (parents created) with an mtime an hour ago, so the catalog counts
+/// the file as settled at once.
+pub fn write_settled(path: &std::path::Path, data: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(old).unwrap();
+}
+
+/// Waits until `/catalog.json` offers `count` files.
+pub async fn wait_offered(addr: SocketAddr, count: usize) {
+    for _ in 0..200 {
+        let cat = get(addr, "/catalog.json", &[]).await;
+        if cat.status == 200 {
+            let v: serde_json::Value = serde_json::from_slice(&cat.body).unwrap();
+            if v["files"].as_array().map_or(0, |f| f.len()) == count {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the share was never offered in full");
+}

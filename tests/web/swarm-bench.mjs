@@ -1,4 +1,4 @@
-// The swarm benchmark (bench/sections/16-swarm.sh), inside scripts/netns-run.sh: PAGES headless
+// The swarm benchmark (bench/sections/17-swarm.sh), inside scripts/netns-run.sh: PAGES headless
 // Chromium pages of the real web client start downloading the same SIZE_MIB file at once from a
 // seeder capped at CAP_MIB MiB/s, once with re-seeding on (the swarm) and once with it off (every
 // page from the seeder alone), each on a fresh daemon. Prints one JSON object on the last line.

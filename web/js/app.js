@@ -1,10 +1,16 @@
 // peerbox web client entry point: wires signaling, peer links, transfers and the UI.
 import { $ } from './dom.js';
+// Named here too so the browser fetches them with the rest, not one import level later.
+import './format.js';
+import './hash.js';
+import './icons.js';
 import { Signaling } from './signaling.js';
 import { PeerLink } from './rtc.js';
 import { Session, hasPausedUploads, resumeStats } from './transfer.js';
 import { capabilities, cleanupStale, handover } from './sink.js';
 import * as view from './view.js';
+import * as media from './media.js';
+import * as phone from './phone.js';
 import { Catalog } from './catalog.js';
 import { HttpCatalog, httpDownload, httpUpload, pageDownloadOk, resumes, settings } from './http-transfer.js';
 import * as swarmStore from './swarm-store.js';
@@ -47,11 +53,80 @@ swarmStore.onServedReport((bytes) => {
   return !!s;
 });
 const swarm = { settings: swarmStore.settings, stats: swarmStore.stats, hooks: swarmStore.hooks, active: swarmActive, finished: swarmFinished, setReseed: swarmStore.setReseed };
-globalThis.peerbox = { state, sig, resumeStats, handover, sinks: capabilities(), http, httpResumes: resumes, swarm }; // for tests and debugging
+globalThis.peerbox = {
+  state, sig, resumeStats, handover, sinks: capabilities(), http, httpResumes: resumes, awake: phone.awake, notifications: phone.notifications, swarm,
+}; // for tests and debugging
 const reseedBox = $('reseed');
 reseedBox.checked = swarmStore.settings.reseed;
 reseedBox.addEventListener('change', () => swarmStore.setReseed(reseedBox.checked));
 cleanupStale();
+
+// The file list at once from /catalog.json (one small request), instead of after the seeder's
+// DataChannel opened (about a second); the DataChannel's catalog replaces it once it holds the
+// whole list. `catalogView` is what sessions show their catalog through.
+const shown = { early: null, marked: false };
+function markShown() {
+  if (!shown.marked) {
+    shown.marked = true;
+    performance.mark('peerbox-files-shown');
+  }
+}
+const catalogView = {
+  ...view,
+  showCatalog(list, onDownload) {
+    const show = () => {
+      view.showCatalog(list, onDownload);
+      if (list?.ready) markShown();
+    };
+    if (!list || list.ready || !shown.early) {
+      show();
+      return;
+    }
+    // Keep the list from /catalog.json on screen until the live one is whole; the server's
+    // hashing progress shows on it meanwhile.
+    const early = shown.early;
+    const relay = () => {
+      early.progress = list.progress;
+      early.dispatchEvent(new CustomEvent('progress'));
+    };
+    list.addEventListener('progress', relay);
+    list.addEventListener('change', function swap() {
+      if (!list.ready) return;
+      list.removeEventListener('change', swap);
+      list.removeEventListener('progress', relay);
+      show();
+    });
+  },
+};
+// Asked only when the server serves it (no 404 in the console of a box without HTTP downloads).
+const early = settings().then((s) => (s.previews && s.seeder_rooms?.includes(room) ? fetch('/catalog.json') : null))
+  .then((r) => (r?.ok ? r.json() : null)).catch(() => null);
+const earlyShown = Promise.all([early, settings()]).then(([c, s]) => {
+  media.configure(s);
+  if (!c || shown.marked || http.on) return;
+  const list = new Catalog(() => {});
+  list.setList(c.files);
+  shown.early = list;
+  view.showCatalog(list, downloadSoon);
+  markShown();
+});
+
+/** A tap on a file listed before the seeder's link opened: download once a path is there. */
+async function downloadSoon(file) {
+  for (let waited = 0; waited < SEEDER_CONNECT_MS + 2000; waited += 100) {
+    const entry = state.seeder && state.links.get(state.seeder);
+    if (http.on) {
+      if (await pageDownloadOk(file)) httpDownload(file, view, state.seeder || 'the server');
+      return;
+    }
+    if (entry?.session.ready) {
+      entry.session.download(file);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  view.banner('The server is not reachable yet; try again in a moment.');
+}
 
 $('room-label').textContent = room;
 view.bindQr(room);
@@ -88,6 +163,8 @@ sig.addEventListener('signal', async (ev) => {
   const { from, signal } = ev.detail;
   let entry = state.links.get(from);
   if (signal.kind === 'bye') {
+    // A bye naming another offer's ufrag is for an earlier attempt (it crossed our new one).
+    if (signal.ufrag && entry && signal.ufrag !== entry.link.ufrag()) return;
     view.banner(`The connection to ${from} broke (${signal.reason}); reconnecting…`);
     if (entry) dropLink(from, entry, signal.reason);
     return;
@@ -131,12 +208,12 @@ function connectTo(remote, offerer) {
     offerer,
     sendSignal: (to, signal) => sig.signal(to, signal),
   });
-  const session = new Session(link, { me: sig.name, remote, view, seeder: remote === state.seeder, links: swarmLinks });
+  const session = new Session(link, { me: sig.name, remote, view: catalogView, seeder: remote === state.seeder, links: swarmLinks });
   const entry = { link, session };
   state.links.set(remote, entry);
   link.addEventListener('failed', () => {
     view.banner(`Could not reach ${remote} directly (network blocks peer-to-peer).`);
-    sig.signal(remote, { kind: 'bye', reason: 'ICE/DTLS connection failed in the browser' });
+    sig.signal(remote, { kind: 'bye', reason: 'ICE/DTLS connection failed in the browser', ufrag: link.ufrag() });
     dropLink(remote, entry, 'connection failed');
   });
   // The seeder closes its channels when it restarts; its transfers pause and resume on the
@@ -206,7 +283,11 @@ function useHttp(reason) {
   new HttpCatalog((files) => list.setList(files)).start();
 }
 
-settings().then((s) => {
+settings().then(async (s) => {
+  media.configure(s);
+  phone.init({ send: (files, target) => sendFiles(files, target), seeder: () => state.seeder });
   if (s.http_transfers === 'prefer' && (s.http_downloads || s.http_uploads)) useHttp('preferred by the server');
+  // The file list first: setting up WebRTC takes the main thread for a while.
+  await earlyShown;
   sig.connect();
 });

@@ -5,6 +5,9 @@
 import { $, el, clear } from './dom.js';
 import * as fmt from './format.js';
 import { byName } from './catalog.js';
+import { icon } from './icons.js';
+import * as media from './media.js';
+import { askNotify } from './phone.js';
 
 const ROW = 56; // px; keep in step with .vrow in app.css
 const OVERSCAN = 6;
@@ -129,28 +132,32 @@ function draw() {
     shown.set(i, li);
     list.append(li);
   }
-  list.setAttribute('aria-rowcount', String(rows.length));
+  // A list's rows say where they are in the whole (aria-rowcount belongs to grids, not lists).
+  for (const li of shown.values()) li.setAttribute('aria-setsize', String(rows.length));
 }
 
 function rowElement(row, i) {
   let li;
   if (row.dir) {
     const d = row.dir;
+    // Buttons are named by their visible text (a hidden verb first), as axe-core asks.
     li = el('li', { class: 'vrow', 'data-folder': d.path },
-      el('button', { type: 'button', class: 'entry', onclick: () => cd(d.path), 'aria-label': `Open folder ${d.name}` },
-        el('span', { class: 'icon', 'aria-hidden': 'true' }, '📁'),
-        el('span', { class: 'grow' }, el('span', { class: 'name' }, d.name), el('br'),
-          el('span', { class: 'meta' }, `${fmt.count(d.count)} ${d.count === 1 ? 'file' : 'files'} · ${fmt.bytes(d.size)}`))));
+      el('button', { type: 'button', class: 'entry', onclick: () => cd(d.path) },
+        icon('folder'),
+        el('span', { class: 'grow' }, el('span', { class: 'visually-hidden' }, 'Open folder '), el('span', { class: 'name' }, d.name), el('br'),
+          el('span', { class: 'meta' }, `${fmt.count(d.count)} ${d.count === 1 ? 'file' : 'files'} · ${fmt.bytes(d.size)}`))),
+      media.folderButton(d.path, d.name));
   } else {
     const { file, label } = row;
     li = el('li', { class: 'vrow', 'data-file': file.path },
-      el('button', { type: 'button', class: 'entry', onclick: () => onDownload?.(file), 'aria-label': `Download ${label}` },
-        el('span', { class: 'icon', 'aria-hidden': 'true' }, '📄'),
-        el('span', { class: 'grow' }, el('span', { class: 'name' }, label), el('br'),
-          el('span', { class: 'meta' }, fmt.bytes(file.size)))));
+      el('button', { type: 'button', class: 'entry', onclick: () => { askNotify(); onDownload?.(file); } },
+        media.fileFigure(file),
+        el('span', { class: 'grow' }, el('span', { class: 'visually-hidden' }, 'Download '), el('span', { class: 'name' }, label), el('br'),
+          el('span', { class: 'meta' }, fmt.bytes(file.size)))),
+      media.viewButton(file, label));
   }
   li.style.top = `${i * ROW}px`;
-  li.setAttribute('aria-rowindex', String(i + 1));
+  li.setAttribute('aria-posinset', String(i + 1));
   return li;
 }
 

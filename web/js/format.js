@@ -56,3 +56,18 @@ export class Rate {
     return r > 0 ? remaining / r : Infinity;
   }
 }
+
+const FOLDERS = new WeakMap();
+
+/** Marks `file` as sitting in `folder` ('/'-separated, relative; '' for none). */
+export function withFolder(file, folder) {
+  if (folder) FOLDERS.set(file, folder);
+  return file;
+}
+
+/** The folder a file to send sits in: set by withFolder, or from the folder picker's path. */
+export function folderOf(file) {
+  if (FOLDERS.has(file)) return FOLDERS.get(file);
+  const rel = file.webkitRelativePath || '';
+  return rel.includes('/') ? rel.slice(0, rel.lastIndexOf('/')) : '';
+}

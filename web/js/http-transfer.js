@@ -18,7 +18,7 @@ let settingsPromise = null;
 /** The server's `/client.json` (whether and when HTTP transfers are used). */
 export function settings() {
   if (!settingsPromise) {
-    settingsPromise = fetch('/client.json', { cache: 'no-store' })
+    settingsPromise = fetch('/client.json')
       .then((r) => (r.ok ? r.json() : null))
       .catch(() => null)
       .then((s) => s || { http_transfers: 'off', http_downloads: false, http_uploads: false });
@@ -151,7 +151,7 @@ export async function httpUpload(file, view, peer, token) {
     chunkSize: PATCH_BYTES,
     retryDelays: delays,
     removeFingerprintOnSuccess: true,
-    metadata: { filename: file.name, blake3: hash, ...(token ? { token } : {}) },
+    metadata: { filename: file.name, blake3: hash, ...(fmt.folderOf(file) ? { folder: fmt.folderOf(file) } : {}), ...(token ? { token } : {}) },
     onProgress: (sent) => row.progress(sent),
     onShouldRetry: (err, attempt) => {
       const status = err.originalResponse ? err.originalResponse.getStatus() : 0;

@@ -13,6 +13,7 @@ import { pageDownloadOk } from './http-transfer.js';
 import { HEADER, MAX_FRAME, sendFrames } from './frames.js';
 import { serveRange } from './reseed.js';
 import * as store from './swarm-store.js';
+import { notify, whenVisible } from './phone.js';
 
 /** The highest transfer-protocol version this page speaks (docs/protocol.md, Versions). */
 export const PROTOCOL_VERSION = 3;
@@ -264,7 +265,7 @@ export class Session {
     for (const up of uploads) this.offerUpload(up.file, up);
   }
 
-  onOffer(m) {
+  async onOffer(m) {
     const back = paused.get(this.remote)?.downloads.find((d) => d.hash === m.hash && d.size === m.size);
     if (back) {
       // The same file from the same sender, cut off earlier: it was accepted then.
@@ -275,7 +276,12 @@ export class Session {
       this.send({ type: 'accept', transfer_id: m.transfer_id, offset: back.got });
       return;
     }
-    // Another browser wants to send us a file: the user decides first.
+    // Another browser wants to send us a file: the user decides first (told by a notification
+    // when the page is hidden; the question waits until it shows).
+    if (document.visibilityState === 'hidden') {
+      await notify(`${this.remote} wants to send you a file`, `${m.name} (${fmt.bytes(m.size)}): open peerbox to accept`);
+      await whenVisible();
+    }
     const ok = window.confirm(`${this.remote} wants to send you "${m.name}" (${fmt.bytes(m.size)}). Accept?`);
     if (!ok) {
       this.send({ type: 'refuse', transfer_id: m.transfer_id, code: 'refused_type', message: 'declined' });
@@ -387,7 +393,9 @@ export class Session {
     }
     this.uploads.set(id, up);
     up.row.status(earlier ? 'Reconnected; offering the rest…' : 'Waiting for the receiver to accept…');
-    this.send({ type: 'offer', transfer_id: id, name: file.name, size: file.size, hash: up.hash });
+    // A file from a folder keeps its place in it (`folder`, relative), so the tree arrives whole.
+    const folder = fmt.folderOf(file);
+    this.send({ type: 'offer', transfer_id: id, name: file.name, size: file.size, hash: up.hash, ...(folder ? { folder } : {}) });
   }
 
   async onAccept(m) {

@@ -1,6 +1,8 @@
 // Rendering. Every string from the network is inserted as text (dom.el), never as HTML.
 import { $, el, clear } from './dom.js';
 import * as fmt from './format.js';
+import { icon } from './icons.js';
+import * as phone from './phone.js';
 
 export function banner(text) {
   $('banner').textContent = text;
@@ -21,7 +23,7 @@ export function renderRoster(peers, me, onPick) {
       el(
         'li',
         { 'data-peer': p.name },
-        el('span', { class: 'icon', 'aria-hidden': 'true' }, p.kind === 'seeder' ? '🗄️' : '📱'),
+        icon(p.kind === 'seeder' ? 'server' : 'phone'),
         el('span', { class: 'grow' }, el('span', { class: 'name' }, p.name), mine ? ' (you)' : ''),
         el('span', { class: 'kind' }, p.kind === 'seeder' ? 'server' : 'browser'),
         mine ? null : el('button', { type: 'button', onclick: () => onPick(p.name), 'aria-label': `Send files to ${p.name}` }, 'Send'),
@@ -62,7 +64,7 @@ export function addTransfer({ direction, name, size, peer, via, onCancel }) {
   const row = el(
     'li',
     { 'data-transfer': name },
-    el('span', { class: 'icon', 'aria-hidden': 'true' }, direction === 'down' ? '⬇️' : '⬆️'),
+    icon(direction === 'down' ? 'down' : 'up'),
     el('span', { class: 'grow' }, el('span', { class: 'name' }, name),
       el('span', { class: 'meta' }, ` ${direction === 'down' ? 'from' : 'to'} ${peer}${via ? ` over ${via}` : ''}`), bar, meta),
     cancel,
@@ -71,10 +73,18 @@ export function addTransfer({ direction, name, size, peer, via, onCancel }) {
   cancel.addEventListener('click', () => onCancel?.());
   $('transfer-list').prepend(row);
   const rate = new fmt.Rate();
+  // The screen stays on while transfers run, where the browser allows (phone.js).
+  const note = el('span', { class: 'meta awake-note' });
+  row.querySelector('.grow').append(note);
+  const awake = phone.transferStarted((why) => { row.dataset.awake = 'no'; note.textContent = why; });
+  let over = false;
   const finish = (cls, text) => {
     row.className = cls;
     meta.textContent = text;
     cancel.remove();
+    if (!over) awake.end();
+    over = true;
+    phone.notify(`${name}: ${text}`, direction === 'down' ? `from ${peer}` : `to ${peer}`);
   };
   return {
     progress(done) {
@@ -131,7 +141,20 @@ export function bindQr(room) {
 
 export function bindSend(send) {
   const input = $('file-input');
-  $('pick').addEventListener('click', () => input.click());
+  $('pick').addEventListener('click', () => {
+    phone.askNotify();
+    input.click();
+  });
+  const folder = $('folder-input');
+  $('pick-folder').addEventListener('click', () => {
+    phone.askNotify();
+    folder.click();
+  });
+  folder.addEventListener('change', () => {
+    // Each file keeps the folder it is in, below the chosen one included (webkitRelativePath).
+    if (folder.files.length) send([...folder.files], $('send-to').value);
+    folder.value = '';
+  });
   input.addEventListener('change', () => {
     if (input.files.length) send([...input.files], $('send-to').value);
     input.value = '';
@@ -145,7 +168,15 @@ export function bindSend(send) {
   drop.addEventListener('drop', (ev) => {
     ev.preventDefault();
     drop.classList.remove('over');
+    const target = $('send-to').value;
+    // Folders among the dropped items are walked (folders.js, loaded when needed); the entries
+    // must be taken while the drop event runs.
+    const entries = [...(ev.dataTransfer?.items || [])].map((i) => i.webkitGetAsEntry?.()).filter(Boolean);
+    if (entries.some((e) => e.isDirectory)) {
+      import('./folders.js').then((m) => m.filesOf(entries)).then((files) => files.length && send(files, target));
+      return;
+    }
     const files = [...(ev.dataTransfer?.files || [])];
-    if (files.length) send(files, $('send-to').value);
+    if (files.length) send(files, target);
   });
 }

@@ -60,7 +60,7 @@ export const tests = {
 
       // Search finds files in every folder.
       await p.fill('#filter', 'f1234');
-      await p.waitFor(() => document.getElementById('file-list').getAttribute('aria-rowcount') === '10');
+      await p.waitFor(() => document.querySelector('#file-list li.vrow')?.getAttribute('aria-setsize') === '10');
       const found = await p.eval(() => [...document.querySelectorAll('#file-list li.vrow')].map((li) => li.dataset.file));
       if (found.length !== 10 || !found.includes('d040/f12340.txt') || !found.includes('d049/f12349.txt')) {
         throw new Error(`search for f1234: ${JSON.stringify(found)}`);

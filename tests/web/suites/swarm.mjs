@@ -9,7 +9,9 @@ import { HOST, PORT, work, spawnDaemon, waitHealthy, ready, sha, sleep } from '.
 
 const CAP = 3 << 20; // seeder bytes per second
 const SIZE = 12 << 20;
-const base = `http://${HOST}:${PORT + 7}/`;
+// This suite's daemon port (other suites use PORT + 1..8, phone.mjs PORT + 7 for HTTPS).
+const SWARM_PORT = PORT + 11;
+const base = `http://${HOST}:${SWARM_PORT}/`;
 const share = join(work, 'swarm-share');
 let daemon = null;
 let fileNo = 0;
@@ -20,7 +22,7 @@ async function up() {
   mkdirSync(share, { recursive: true });
   const incoming = join(work, 'swarm-incoming');
   mkdirSync(incoming, { recursive: true });
-  daemon = spawnDaemon(PORT + 7, join(work, 'state-swarm'), {
+  daemon = spawnDaemon(SWARM_PORT, join(work, 'state-swarm'), {
     PEERBOX_SEEDER__MAX_UPLOAD_BYTES_PER_SEC: String(CAP),
   }, share, incoming);
   // This daemon lives through the whole run: its log is kept apart from the shared one, which

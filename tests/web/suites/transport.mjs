@@ -24,11 +24,16 @@ async function forcedCipher(b, forced, port) {
     const base = `http://${HOST}:${port}/`;
     const p = await b.page();
     await ready(p, 'home', base);
-    // The catalog comes over the DataChannel: the connection is up.
-    await p.waitFor(() => !!document.querySelector('[data-file="twenty.bin"] button'), undefined, 30000);
-    const metrics = await (await fetch(`${base}metrics`)).text();
+    // The DataChannel to the seeder is open (the file list may show earlier, from
+    // /catalog.json), and the seeder has counted the link.
+    await p.waitFor(() => globalThis.peerbox.state.links.get('peerbox')?.link.channels.peerbox?.readyState === 'open', undefined, 30000);
     const line = `peerbox_seeder_links_total{cipher="${SUITES[forced]}"} `;
-    const up = metrics.split('\n').filter((l) => l.startsWith('peerbox_seeder_links_total'));
+    let metrics = '';
+    let up = [];
+    for (let i = 0; i < 50 && !up.length; i++, await sleep(100)) {
+      metrics = await (await fetch(`${base}metrics`)).text();
+      up = metrics.split('\n').filter((l) => l.startsWith('peerbox_seeder_links_total'));
+    }
     if (up.length !== 1 || !up[0].startsWith(line)) {
       throw new Error(`seeder forced to ${forced}: ${metrics.split('\n').filter((l) => l.startsWith('peerbox_seeder_links')).join('; ')}`);
     }
@@ -78,8 +83,8 @@ export const tests = {
       const p = await b.page();
       await ready(p);
       await p.waitFor(() => !!document.querySelector('[data-file="twenty.bin"] button'), undefined, 60000);
-      const saved = p.nextDownload();
-      await p.click('[data-file="twenty.bin"] button');
+      const saved = p.nextDownload(150000); // as long as the transfer may take (below)
+      await p.click('[data-file="twenty.bin"] button.entry');
       await p.waitFor(() => document.querySelector('[data-transfer="twenty.bin"]')?.dataset.state, undefined, 120000);
       const text = await p.eval(() => document.querySelector('[data-transfer="twenty.bin"]').textContent);
       if (!text.includes('Verified')) throw new Error(`download: ${text}`);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Item 16 (issue 14): the swarm. Four headless Chromium pages of the real web client start the same
+# Item 17 (issue 14): the swarm. Four headless Chromium pages of the real web client start the same
 # SWARM_MIB (100) MiB file at once from a seeder capped at SWARM_CAP_MIB (4) MiB/s, well below
 # what one page takes from an uncapped seeder: with re-seeding on (pages serve each other the
 # pieces they hold) and, on a fresh daemon, off (every page from the seeder alone). Targets
@@ -9,7 +9,7 @@ rtc_build
 rtc_node_deps
 MIB=${BENCH_SWARM_MIB:-100}
 CAP=${BENCH_SWARM_CAP_MIB:-4}
-json="$BENCH_DIR/16-swarm.json"
+json="$BENCH_DIR/17-swarm.json"
 scripts/netns-run.sh node tests/web/swarm-bench.mjs "$RTC_PEERBOX" "$MIB" "$CAP" 4 | tail -n 1 >"$json"
 read -r ok agg_s agg_a sb_s sb_a wall_s wall_a times_s times_a peers_s < <(python3 - "$json" <<'PY'
 import json, sys
@@ -26,7 +26,7 @@ PY
 bench_check "Swarm: aggregate rate of 4 pages / seeder cap" min 2.5 x "$agg_s"
 bench_check "Swarm: seeder bytes / file size (4 pages)" max 1.5 x "$sb_s"
 cat >"$BENCH_OUT" <<MD
-## 16. The swarm: four pages, one file, a capped seeder
+## 17. The swarm: four pages, one file, a capped seeder
 
 | 4 Chromium pages, ${MIB} MiB each, seeder capped at ${CAP} MiB/s | re-seeding on (swarm) | re-seeding off |
 |---|---|---|
