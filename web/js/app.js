@@ -52,7 +52,13 @@ swarmStore.onServedReport((bytes) => {
   s?.send({ type: 'served', bytes });
   return !!s;
 });
-const swarm = { settings: swarmStore.settings, stats: swarmStore.stats, hooks: swarmStore.hooks, active: swarmActive, finished: swarmFinished, setReseed: swarmStore.setReseed };
+const swarm = {
+  settings: swarmStore.settings, stats: swarmStore.stats, hooks: swarmStore.hooks, active: swarmActive, finished: swarmFinished, setReseed: swarmStore.setReseed,
+  /** Where the held pieces of the file with `hash` are served from: 'memory', 'opfs' or undefined. */
+  kindOf: (hash) => swarmStore.held.get(hash)?.kind,
+  /** The version-3 session to the page `name` (connecting to it when needed), or null. */
+  peer: (name) => swarmLinks.peer(name),
+};
 globalThis.peerbox = {
   state, sig, resumeStats, handover, sinks: capabilities(), http, httpResumes: resumes, awake: phone.awake, notifications: phone.notifications, swarm,
 }; // for tests and debugging

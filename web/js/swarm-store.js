@@ -22,7 +22,9 @@ export const stats = { fromPeers: 0, fromSeeder: 0, served: 0, unreported: 0, ba
 /** Test hook: a function applied to served bytes (a lying page), or null. */
 export const hooks = { corrupt: null };
 
-/** hash -> {hash, size, pieceSize, count, bits: Uint8Array, blobs: Array<Blob|undefined>} */
+/** hash -> {hash, size, pieceSize, count, bits: Uint8Array, blobs: Array<Blob|undefined>, kind}:
+ * `kind` is where the pieces are read from when served: 'memory' (Blobs) or 'opfs' (slices of
+ * the finished file in the Origin Private File System, read from disk when asked). */
 export const held = new Map();
 
 const listeners = new Set();
@@ -60,7 +62,7 @@ function announce(f) {
 export function hold({ hash, size, pieceSize, count }) {
   let f = held.get(hash);
   if (!f) {
-    f = { hash, size, pieceSize, count, bits: new Uint8Array(Math.ceil(count / 8)), blobs: new Array(count) };
+    f = { hash, size, pieceSize, count, bits: new Uint8Array(Math.ceil(count / 8)), blobs: new Array(count), kind: 'memory' };
     held.set(hash, f);
   }
   return f;
@@ -74,11 +76,13 @@ export function pieceSize(size) {
   return p;
 }
 
-/** A whole file verified against its hash (downloaded in one stream): every piece held. */
-export function holdWhole(hash, size, blob) {
-  const p = pieceSize(size);
+/** A whole file verified against its hash: every piece held, sliced from `blob` (a memory Blob,
+ * or the OPFS file when `kind` is 'opfs'; its slices replace any memory pieces held before). */
+export function holdWhole(hash, size, blob, kind = 'memory') {
+  const p = held.get(hash)?.pieceSize || pieceSize(size);
   const count = Math.max(1, Math.ceil(size / p));
   const f = hold({ hash, size, pieceSize: p, count });
+  f.kind = kind;
   for (let i = 0; i < count; i++) {
     f.blobs[i] = blob.slice(i * p, Math.min(size, (i + 1) * p));
     f.bits[i >> 3] |= 0x80 >> (i & 7);

@@ -14,7 +14,7 @@
 // - at the end the whole file's BLAKE3 is checked, as for any download.
 import * as fmt from './format.js';
 import { Blake3 } from './hash.js';
-import { saveBlob } from './sink.js';
+import { capabilities, createSink, saveBlob } from './sink.js';
 import * as store from './swarm-store.js';
 import { countResume } from './transfer.js';
 
@@ -371,9 +371,18 @@ class SwarmDownload {
       store.held.delete(this.file.hash);
       return;
     }
-    const blob = new Blob(this.f.blobs, { type: this.file.mime || 'application/octet-stream' });
-    saveBlob(blob, this.name);
-    this.blob = blob;
+    if (capabilities().streaming) {
+      // https: the verified pieces go to OPFS, the browser gets the file through the service
+      // worker as for any download there, and from now on the pieces are served from that file
+      // (the memory copies are let go).
+      const sink = createSink({ key: `${hex}-${Date.now()}-swarm`, name: this.name, mime: this.file.mime });
+      await sink.open();
+      for (let i = 0; i < this.f.count; i++) await sink.write(i * this.f.pieceSize, new Uint8Array(await this.f.blobs[i].arrayBuffer()));
+      store.holdWhole(hex, this.file.size, await sink.finish(), 'opfs');
+    } else {
+      const blob = new Blob(this.f.blobs, { type: this.file.mime || 'application/octet-stream' });
+      saveBlob(blob, this.name);
+    }
     this.row.done(`Verified and saved · ${fmt.bytes(this.file.size)}`);
     this.row.hash = hex;
     finished.push({ name: this.name, hash: hex, started: this.started, at: Date.now() });

@@ -7,7 +7,7 @@
 import * as fmt from './format.js';
 import { Blake3, hashBlob } from './hash.js';
 import { Catalog } from './catalog.js';
-import { capabilities, createSink, sizeWarning } from './sink.js';
+import { capabilities, createSink, memoryLimit, sizeWarning } from './sink.js';
 import { swarmDownload } from './swarm.js';
 import { pageDownloadOk } from './http-transfer.js';
 import { HEADER, MAX_FRAME, sendFrames } from './frames.js';
@@ -204,10 +204,12 @@ export class Session {
 
   async download(file) {
     if (!(await pageDownloadOk(file))) return;
-    if (this.links?.others() && this.version >= 3 && !capabilities().streaming) {
-      // Version 3 on the memory path, with other browsers in the room: pieces from the seeder
-      // and from those pages at once. Alone in the room, one stream from the seeder (fewer
-      // round trips; measured faster on a lossy link), whose file is then held for re-seeding.
+    if (this.links?.others() && this.version >= 3 && (!capabilities().streaming || file.size <= memoryLimit())) {
+      // Version 3 with other browsers in the room: pieces from the seeder and from those pages
+      // at once, held in memory until verified (on https then written to OPFS, so only files
+      // that fit the memory path swarm there). Alone in the room, one stream from the seeder
+      // (fewer round trips; measured faster on a lossy link), whose file is then held for
+      // re-seeding.
       swarmDownload(file, { links: this.links, view: this.view, seederName: this.remote }).catch((err) => {
         console.warn('swarm download failed', err);
       });
@@ -335,8 +337,9 @@ export class Session {
       return;
     }
     const blob = await d.sink.finish();
-    // A verified whole file held in memory is served to pages that join later (re-seeding).
-    if (blob instanceof Blob && this.version >= 3) store.holdWhole(hex, d.size, blob);
+    // A verified whole file (memory blobs, or the OPFS file on https) is served to pages that
+    // join later (re-seeding).
+    if (blob instanceof Blob && this.version >= 3) store.holdWhole(hex, d.size, blob, d.sink.kind);
     d.row.done(`Verified and saved · ${fmt.bytes(d.size)}`);
     d.row.hash = hex;
     // A sending browser learns that its file arrived intact (the seeder's `end` needs no reply).
