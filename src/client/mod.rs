@@ -1,7 +1,8 @@
 //! A Rust client of the transfer protocol (`docs/protocol.md`), on the seeder's own WebRTC
 //! stack ([`crate::seeder::peer`]) in the browser's role: signaling over `/ws`, an offer to the
 //! daemon's seeding peer, one DataChannel `peerbox`, `hello`, the catalog, downloads and
-//! uploads with resume and BLAKE3 checks.
+//! uploads with resume and BLAKE3 checks; and, like a re-seeding page (version 3), `have` and
+//! answering the browsers that connect to it for ranges (`serve`: the swarm suite's lying peer).
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), peerbox::client::ClientError> {
@@ -17,6 +18,7 @@
 
 mod catalog;
 mod raw;
+mod serve;
 mod signaling;
 mod transfer;
 
@@ -33,6 +35,7 @@ use crate::seeder::peer::{ChannelId, PeerError, PeerEvent, Peers, WebrtcConfig};
 use crate::seeder::protocol::{FileInfo, Message, PROTOCOL_VERSION};
 use crate::signal::protocol::sdp_ufrag;
 pub use catalog::CatalogView;
+pub use serve::RangeReply;
 use signaling::Signaling;
 pub use transfer::{part_path, Downloaded, Uploaded};
 

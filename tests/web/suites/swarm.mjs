@@ -3,14 +3,18 @@
 // gain from each other (what a Pi on a shared link looks like); each test uses its own file and
 // room, so what one page of an earlier test still holds cannot serve a later test.
 import { randomBytes } from 'node:crypto';
+import { get as httpsGet } from 'node:https';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HOST, PORT, work, spawnDaemon, waitHealthy, ready, sha, sleep } from '../harness.mjs';
+import { spawn } from 'node:child_process';
+import { dirname } from 'node:path';
+import { BIN, HOST, PORT, work, spawnDaemon, stopDaemon, waitHealthy, ready, sha, sleep } from '../harness.mjs';
 
 const CAP = 3 << 20; // seeder bytes per second
 const SIZE = 12 << 20;
-// This suite's daemon port (other suites use PORT + 1..8, phone.mjs PORT + 7 for HTTPS).
+// Ports of this suite's daemons (others' suites use PORT + 1..8): plain http, and HTTPS.
 const SWARM_PORT = PORT + 11;
+const TLS_PORT = PORT + 12;
 const base = `http://${HOST}:${SWARM_PORT}/`;
 const share = join(work, 'swarm-share');
 let daemon = null;
@@ -34,19 +38,30 @@ async function up() {
 }
 
 /** A new random file in the share, and its catalog entry once the seeder offers it. */
-async function newFile() {
-  await up();
+async function newFile(dir = share, at = base) {
+  if (dir === share) await up();
   fileNo += 1;
   const name = `swarm-${fileNo}.bin`;
   const bytes = randomBytes(SIZE);
-  writeFileSync(join(share, name), bytes);
+  writeFileSync(join(dir, name), bytes);
   for (let i = 0; i < 200; i++) {
-    const cat = await (await fetch(`${base}catalog.json`)).json();
+    const cat = at.startsWith('https:') ? await insecureJson(`${at}catalog.json`) : await (await fetch(`${at}catalog.json`)).json();
     const entry = cat.files.find((f) => f.path === name);
     if (entry) return { name, bytes, entry };
     await sleep(100);
   }
   throw new Error(`${name} never appeared in the catalog`);
+}
+
+/** GET over the daemon's self-signed HTTPS (Node's fetch would refuse its certificate). */
+function insecureJson(url) {
+  return new Promise((resolve, reject) => {
+    httpsGet(url, { rejectUnauthorized: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => { try { resolve(JSON.parse(body)); } catch (err) { reject(err); } });
+    }).on('error', reject);
+  });
 }
 
 async function metric(name) {
@@ -55,9 +70,9 @@ async function metric(name) {
   return Number(line?.split(' ')[1] || 0);
 }
 
-async function openPage(b, room, query = '') {
+async function openPage(b, room, query = '', at = base) {
   const p = await b.page();
-  await ready(p, `${room}${query}`, base);
+  await ready(p, `${room}${query}`, at);
   await p.waitFor(() => [...globalThis.peerbox.state.links.values()].some((l) => l.session.seeder && l.session.version >= 3), undefined, 30000);
   return p;
 }
@@ -74,6 +89,7 @@ async function finished(p, name, ms = 120000) {
     via: document.querySelector(`[data-transfer="${n}"]`).dataset.path,
     stats: { ...globalThis.peerbox.swarm.stats },
     hash: globalThis.peerbox.swarm.finished.find((d) => d.name === n)?.hash,
+    handover: globalThis.peerbox.handover.last,
     me: globalThis.peerbox.sig.name,
   }), name);
 }
@@ -136,6 +152,32 @@ export const tests = {
     await p.close();
   },
 
+  // The lying peer of the issue in Rust: `examples/lying_peer.rs` (peerbox::client) joins the
+  // room, announces every piece of the file and serves each range with its first byte flipped.
+  async 'swarm: a lying Rust peer announcing every piece is dropped; the file still verifies'(b) {
+    const { name, bytes, entry } = await newFile();
+    const liar = spawn(join(dirname(BIN), 'examples', 'lying_peer'), [`${base}?room=home`, join(share, name)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    liar.stdout.on('data', (d) => { out += d; });
+    liar.stderr.on('data', (d) => { out += d; });
+    try {
+      for (let i = 0; i < 300 && !out.includes('ready '); i++) await sleep(100);
+      const liarName = out.match(/ready (\S+)/)?.[1];
+      if (!liarName) throw new Error(`the lying peer did not start: ${out}`);
+      const p = await openPage(b, 'home');
+      const saved = b.name.startsWith('chromium') ? p.nextDownload() : null;
+      await start(p, name);
+      const r = await finished(p, name);
+      verified(r, entry, null, 'downloader');
+      if (!out.includes('served ')) throw new Error(`the liar was never asked: ${out}`);
+      if (!r.stats.dropped.includes(liarName) || r.stats.badPieces < 1) throw new Error(`the liar was not dropped: ${JSON.stringify(r.stats)}`);
+      if (saved && sha(await saved) !== sha(bytes)) throw new Error('saved file differs');
+      await p.close();
+    } finally {
+      liar.kill('SIGKILL');
+    }
+  },
+
   async 'swarm: a source page closed mid-download; the download completes from the others'(b) {
     const { name, bytes, entry } = await newFile();
     const src = await openPage(b, 'home');
@@ -166,5 +208,46 @@ export const tests = {
     if (served !== 0 || r.stats.fromPeers !== 0) throw new Error(`served ${served}, got ${r.stats.fromPeers} from peers`);
     await off.close();
     await p.close();
+  },
+
+  async 'swarm over HTTPS: a page serves the pieces it holds from OPFS'(b) {
+    const dir = join(work, `swarm-tls-share-${b.name}`);
+    const incoming = join(work, `swarm-tls-incoming-${b.name}`);
+    mkdirSync(dir, { recursive: true });
+    mkdirSync(incoming, { recursive: true });
+    const child = spawnDaemon(TLS_PORT, join(work, `state-swarm-tls-${b.name}`), {
+      PEERBOX_SERVER__TLS__ENABLED: 'true',
+      PEERBOX_SEEDER__MAX_UPLOAD_BYTES_PER_SEC: String(CAP),
+    }, dir, incoming);
+    try {
+      await waitHealthy(`http://${HOST}:${TLS_PORT}/healthz`);
+      const at = `https://${HOST}:${TLS_PORT}/`;
+      const { name, bytes, entry } = await newFile(dir, at);
+      // The source: alone in the room, one stream into OPFS, then holds that file.
+      const src = await openPage(b, 'home', '', at);
+      const caps = await src.eval(() => globalThis.peerbox.sinks);
+      if (!caps.streaming) throw new Error(`no OPFS + service worker on https: ${JSON.stringify(caps)}`);
+      await start(src, name);
+      solo(await finished(src, name), 'source');
+      const kind = await src.eval((h) => globalThis.peerbox.swarm.kindOf(h), entry.hash);
+      if (kind !== 'opfs') throw new Error(`the source holds the file in ${kind}, not OPFS`);
+      const p = await openPage(b, 'home', '', at);
+      const saved = b.name.startsWith('chromium') ? p.nextDownload() : null;
+      await start(p, name);
+      const r = await finished(p, name);
+      verified(r, entry, null, 'downloader');
+      if (r.handover !== 'service-worker') throw new Error(`handed over by ${r.handover}, not the service worker`);
+      const served = await src.eval(() => globalThis.peerbox.swarm.stats.served);
+      console.log(`  source served ${(served / SIZE).toFixed(2)}x the file from OPFS; the downloader got ${(r.stats.fromPeers / SIZE).toFixed(2)}x from peers`);
+      if (r.stats.fromPeers < SIZE / 4 || served < r.stats.fromPeers) throw new Error(`served ${served}, got ${r.stats.fromPeers} from peers`);
+      // The downloader's pieces moved from memory to its OPFS file, which it now serves.
+      const after = await p.eval((h) => globalThis.peerbox.swarm.kindOf(h), entry.hash);
+      if (after !== 'opfs') throw new Error(`the downloader holds the file in ${after}, not OPFS`);
+      if (saved && sha(await saved) !== sha(bytes)) throw new Error('saved file differs');
+      await src.close();
+      await p.close();
+    } finally {
+      await stopDaemon(child);
+    }
   },
 };
