@@ -4,6 +4,7 @@
 # what one page takes from an uncapped seeder: with re-seeding on (pages serve each other the
 # pieces they hold) and, on a fresh daemon, off (every page from the seeder alone). Targets
 # (issue 14): with the swarm, aggregate >= 2.5x the cap and seeder bytes <= 1.5x the file size.
+# bench-timeout: 600
 source "$(dirname "$0")/../rtc-lib.sh"
 rtc_build
 rtc_node_deps
@@ -22,6 +23,21 @@ print(s["ok"] and a["ok"], f'{s["aggregate_over_cap"]:.2f}', f'{a["aggregate_ove
       f'{a["wall_secs"]:.1f}', t(s).replace(" ", ""), t(a).replace(" ", ""), f'{peers:.2f}')
 PY
 )
+# The cost of a range by its size (the piece size): rows of a table, and the overhead per range.
+ranges_md=$(python3 - "$json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])).get("ranges")
+if not r:
+    print("(not measured: BENCH_SWARM_RANGES=0)")
+    sys.exit()
+print("| range (piece) size | ranges | time (s) | MiB/s |")
+print("|---|---|---|---|")
+for x in r["runs"]:
+    print(f'| {x["kib"]} KiB | {x["ranges"]} | {x["secs"]:.2f} | {x["mibps"]:.1f} |')
+print()
+print(f'Overhead per range (from the 256 KiB and 4 MiB runs): {r["per_range_ms"]:.1f} ms.')
+PY
+)
 [ "$ok" = True ] || { echo "a page did not verify its file" >&2; exit 1; }
 bench_check "Swarm: aggregate rate of 4 pages / seeder cap" min 2.5 x "$agg_s"
 bench_check "Swarm: seeder bytes / file size (4 pages)" max 1.5 x "$sb_s"
@@ -37,6 +53,14 @@ cat >"$BENCH_OUT" <<MD
 
 With the swarm the pages took ${peers_s}x the file from each other in all (a page's share of
 pieces from peers is what the seeder did not have to send again).
+
+### The piece size: what a range costs
+
+One page holds the file (downloaded alone from an uncapped seeder); a second page fetches all
+${MIB} MiB of it from the first in ranges of one size, two at a time (as the swarm asks a peer),
+each hashed with BLAKE3 as a piece is:
+
+${ranges_md}
 
 ### How it was measured
 

@@ -1,7 +1,10 @@
 // The swarm benchmark (bench/sections/17-swarm.sh), inside scripts/netns-run.sh: PAGES headless
 // Chromium pages of the real web client start downloading the same SIZE_MIB file at once from a
 // seeder capped at CAP_MIB MiB/s, once with re-seeding on (the swarm) and once with it off (every
-// page from the seeder alone), each on a fresh daemon. Prints one JSON object on the last line.
+// page from the seeder alone), each on a fresh daemon. Then the cost of a range by its size, for
+// the choice of the piece size: on an uncapped daemon one page holds the file and another fetches
+// all of it from that page in ranges of 256 KiB, 1 MiB and 4 MiB, two at a time and each hashed
+// as the swarm's downloader does a piece. Prints one JSON object on the last line.
 // Usage: node swarm-bench.mjs PEERBOX SIZE_MIB CAP_MIB [PAGES]; BENCH_WEB_DIR=web serves the
 // web client from that folder instead of the binary's bundle (while working on the page).
 import { spawn } from 'node:child_process';
@@ -30,14 +33,14 @@ mkdirSync(share, { recursive: true });
   closeSync(fd);
 }
 
-async function daemonUp(tag) {
+async function daemonUp(tag, cap = CAP) {
   const port = 18000 + Math.floor(Math.random() * 2000);
   const dir = join(work, tag);
   mkdirSync(join(dir, 'incoming'), { recursive: true });
   writeFileSync(join(dir, 'config.toml'), `
 [seeder]
 drop_box = false
-max_upload_bytes_per_sec = ${CAP}
+max_upload_bytes_per_sec = ${cap}
 [seeder.webrtc]
 udp_bind = ["${HOST}"]
 [watch]
@@ -120,6 +123,84 @@ async function run(browser, reseed) {
   }
 }
 
+/** Range sizes (KiB) tried against one page holding the file, for the piece size. */
+const RANGE_KIB = [256, 1024, 4096];
+
+async function rangeCost(browser) {
+  const { child, base } = await daemonUp('ranges', 0);
+  const ctxs = [];
+  try {
+    const open = async () => {
+      const ctx = await browser.newContext({ acceptDownloads: false });
+      ctxs.push(ctx);
+      const p = await ctx.newPage();
+      await p.goto(`${base}?room=home`);
+      await p.waitForFunction(() => [...(globalThis.peerbox?.state.links.values() || [])]
+        .some((l) => l.session.seeder && l.session.version >= 3), undefined, { timeout: 30000 });
+      await p.waitForSelector('[data-file="holiday.mp4"] button', { timeout: 30000 });
+      return p;
+    };
+    // The holder: alone in the room, one stream from the seeder, then holds the verified file.
+    const holder = await open();
+    await holder.click('[data-file="holiday.mp4"] button');
+    await holder.waitForFunction(() => document.querySelector('[data-transfer="holiday.mp4"]')?.dataset.state, undefined, { timeout: 600000 });
+    const name = await holder.evaluate(() => globalThis.peerbox.sig.name);
+    const hash = (await (await fetch(`${base}catalog.json`)).json()).files[0].hash;
+    const fetcher = await open();
+    const runs = await fetcher.evaluate(async ([peerName, fileHash, size, kibs]) => {
+      const { Blake3 } = await import('/js/hash.js');
+      let s = null;
+      for (let i = 0; i < 600 && !(s = globalThis.peerbox.swarm.peer(peerName)); i++) await new Promise((r) => setTimeout(r, 100));
+      if (!s) {
+        const e = globalThis.peerbox.state.links.get(peerName);
+        const roster = globalThis.peerbox.state.roster.map((r) => `${r.name}:${r.kind}`);
+        throw new Error(`no link to the holder ${peerName}: ${JSON.stringify({ roster, link: !!e, ready: e?.session.ready, version: e?.session.version, channel: e?.session.channel?.readyState })}`);
+      }
+      const out = [];
+      for (const kib of kibs) {
+        const len = kib * 1024;
+        const t0 = performance.now();
+        let next = 0;
+        let ranges = 0;
+        await new Promise((resolve, reject) => {
+          let inflight = 0;
+          const launch = () => {
+            if (next >= size && inflight === 0) return resolve();
+            while (inflight < 2 && next < size) {
+              const off = next;
+              const l = Math.min(len, size - off);
+              next += l;
+              inflight += 1;
+              ranges += 1;
+              const h = new Blake3();
+              s.requestRange(fileHash, off, l, {
+                onChunk: (_at, bytes) => h.update(bytes),
+                onEnd: async () => { await h.hex(); inflight -= 1; launch(); },
+                onFail: (why) => reject(new Error(`range at ${off}: ${why}`)),
+              });
+            }
+          };
+          launch();
+        });
+        out.push({ kib, ranges, secs: (performance.now() - t0) / 1000 });
+      }
+      return out;
+    }, [name, hash, SIZE, RANGE_KIB]);
+    for (const r of runs) r.mibps = SIZE / 1048576 / r.secs;
+    // Time = bytes / rate + ranges x overhead: the overhead per range from the smallest and the
+    // largest range size (same bytes, different number of ranges).
+    const [small, , large] = runs;
+    const perRangeMs = ((small.secs - large.secs) / (small.ranges - large.ranges)) * 1000;
+    const result = { runs, per_range_ms: perRangeMs };
+    log(JSON.stringify(result));
+    return result;
+  } finally {
+    for (const ctx of ctxs) await ctx.close().catch(() => {});
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium', headless: true,
   args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
@@ -127,7 +208,8 @@ const browser = await chromium.launch({
 try {
   const swarm = await run(browser, true);
   const alone = await run(browser, false);
-  console.log(JSON.stringify({ size_mib: SIZE / 1048576, cap_mibps: CAP / 1048576, pages: PAGES, swarm, alone }));
+  const ranges = process.env.BENCH_SWARM_RANGES === '0' ? null : await rangeCost(browser);
+  console.log(JSON.stringify({ size_mib: SIZE / 1048576, cap_mibps: CAP / 1048576, pages: PAGES, swarm, alone, ranges }));
 } finally {
   await browser.close();
 }
