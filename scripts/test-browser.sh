@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 if [ ! -d tests/web/node_modules/tus-js-client ] || [ ! -d tests/web/node_modules/axe-core ]; then
     (cd tests/web && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
-cargo build --locked --bin peerbox
+# The lying peer of the swarm suite is a Rust client (examples/lying_peer.rs).
+cargo build --locked --bin peerbox --example lying_peer
 scripts/netns-run.sh bash -c "cd tests/web && node run.mjs '$PWD/target/debug/peerbox'"
 # Client isolation: two browsers that reach the daemon but not each other, through its relay.
 if [ -z "${WEBTEST_GREP:-}" ] || [[ relay == *"${WEBTEST_GREP}"* ]]; then

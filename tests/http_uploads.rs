@@ -302,3 +302,43 @@ async fn off_means_no_uploads() {
     );
     srv.stop().await;
 }
+
+/// docs/protocol.md, "Saving uploads": names arrive in NFC, and names that differ only in
+/// normalization are one name, whichever spelling comes first (the DataChannel side:
+/// tests/conformance/names.rs).
+#[tokio::test]
+async fn unicode_normalization_in_either_order_over_tus() {
+    let root = tempfile::tempdir().unwrap();
+    let incoming: PathBuf = root.path().join("incoming");
+    let srv = server_in(root.path(), |_| {}).await;
+    let composed = "caf\u{e9}.txt";
+    let decomposed = "cafe\u{301}.txt";
+    for (i, (first, second)) in [(composed, decomposed), (decomposed, composed)]
+        .into_iter()
+        .enumerate()
+    {
+        let folder = format!("r{i}");
+        for (name, want) in [(first, composed), (second, "caf\u{e9} (1).txt")] {
+            let data = format!("{i} {name}").into_bytes();
+            let m = format!("{},folder {}", meta(name, &data), b64(&folder));
+            let created = create(srv.addr, data.len(), &m).await;
+            assert_eq!(created.status, 201, "{}", created.text());
+            let url = created.header("location").unwrap().to_owned();
+            let r = patch(srv.addr, &url, 0, &data).await;
+            assert_eq!(r.status, 204, "{}", r.text());
+            let saved = incoming.join(&folder).join(want);
+            assert_eq!(
+                std::fs::read(&saved).unwrap(),
+                data,
+                "{name:?} saved as {want:?}"
+            );
+        }
+        let (files, _) = contents(&incoming.join(&folder));
+        assert_eq!(
+            files,
+            vec!["caf\u{e9} (1).txt", composed],
+            "no twin in {folder}"
+        );
+    }
+    srv.stop().await;
+}

@@ -56,6 +56,46 @@ async fn downloads_whole_resumed_and_concurrent() {
     srv.stop().await;
 }
 
+/// The seeder speaks transfer protocol version 3 (the swarm); a client that says version 1 gets
+/// a version-1 session and downloads as it always did, also from a seeder whose upload is
+/// capped; the seeder counts the file bytes it sent for `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_client_still_downloads_from_a_capped_seeder() {
+    let srv = TestServer::start_with(|c| {
+        c.seeder.enabled = true;
+        c.seeder.webrtc.udp_bind = vec![LOOPBACK];
+        c.seeder.max_upload_bytes_per_sec = 16 << 20;
+        c.watch.settle_ms = 50;
+    })
+    .await;
+    let data = random_bytes((3 << 20) + 17);
+    std::fs::write(srv.dirs.path().join("share/three.bin"), &data).unwrap();
+    let opts = peerbox::client::Options {
+        version: 1,
+        ..Default::default()
+    };
+    let mut a = peerbox::client::Client::connect(&srv.addr.to_string(), opts)
+        .await
+        .expect("connect");
+    assert_eq!(a.version(), 1, "the session speaks the lower version");
+    let file = a.wait_for("three.bin", WAIT).await.expect("offered");
+    let mut got = Vec::new();
+    a.stream(&file, 0, |d| got.extend_from_slice(d))
+        .await
+        .expect("download");
+    assert!(
+        got == data,
+        "a multi-piece file arrived intact over a version-1 session"
+    );
+    let metrics = String::from_utf8(common::get(srv.addr, "/metrics", &[]).await.body).unwrap();
+    assert!(
+        metrics.contains(&format!("peerbox_swarm_seeder_bytes_total {}", data.len())),
+        "the seeder counted what it sent: {metrics}"
+    );
+    a.close().await;
+    srv.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_lands_in_incoming_and_resumes_after_a_disconnect() {
     let srv = server().await;
@@ -287,6 +327,9 @@ async fn a_connection_that_never_comes_up_is_reported_through_signaling() {
     assert_eq!(bye["from"], "peerbox");
     let reason = bye["signal"]["reason"].as_str().unwrap();
     assert!(reason.contains("ICE/DTLS"), "{reason}");
+    // Signaling version 2: the bye names the attempt it ends by its offer's ufrag.
+    let ufrag = peerbox::signal::protocol::sdp_ufrag(&offer).unwrap();
+    assert_eq!(bye["signal"]["ufrag"], ufrag, "{bye}");
     srv.stop().await;
 }
 

@@ -18,7 +18,7 @@ async fn two_clients_exchange_offer_answer_and_candidates() {
     let srv = start(SignalConfig::default()).await;
     let (mut a, wa) = srv.connect().await;
     let (mut b, wb) = srv.connect().await;
-    assert_eq!(wa["v"], 1);
+    assert_eq!(wa["v"], 2);
     assert_eq!(wa["kind"], "browser");
     assert!(wa["limits"]["max_message_bytes"].as_u64().unwrap() > 0);
     assert!(wa["ice_servers"].is_array());

@@ -110,13 +110,34 @@ fn check_limits(m: &Message) {
             removed.iter().for_each(|id| check_field(id));
         }
         Message::CatalogResend { .. } | Message::CatalogProgress { .. } => {}
-        Message::Download { file_id, .. } => check_field(file_id),
+        Message::Download { file_id, .. }
+        | Message::DownloadRange { file_id, .. }
+        | Message::Pieces { file_id } => check_field(file_id),
+        Message::PieceHashes { file_id, hash, .. } => {
+            check_field(file_id);
+            check_hash(hash);
+        }
+        Message::Have { hash, pieces } => {
+            check_hash(hash);
+            assert!(
+                pieces.len() <= 4096,
+                "have.pieces of {} bytes",
+                pieces.len()
+            );
+        }
+        Message::Sources { hash, peers } => {
+            check_hash(hash);
+            peers.iter().flatten().for_each(|p| check_field(&p.name));
+        }
+        Message::Served { .. } => {}
         Message::Offer {
             name, hash, folder, ..
         } => {
-            check_field(name);
+            // May be empty: the store refuses that with `refuse bad_name` (docs/protocol.md).
+            for s in std::iter::once(name).chain(folder) {
+                assert!(s.len() <= MAX_FIELD_BYTES, "field of {} bytes", s.len());
+            }
             check_hash(hash);
-            opt(folder);
         }
         Message::End { hash, .. } => check_hash(hash),
         Message::Refuse { message, .. } | Message::Error { message, .. } => opt(message),
@@ -231,16 +252,18 @@ fn has_drive_prefix(s: &str) -> bool {
     b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
 }
 
-/// What remains of `raw` once the one permitted rewrite (`./` prefixes) is undone.
-fn without_dot_slash(mut raw: &str) -> &str {
-    while let Some(rest) = raw.strip_prefix("./") {
-        raw = rest;
+/// What `raw` becomes under the permitted rewrites: Unicode NFC, then `./` prefixes dropped.
+fn without_dot_slash(raw: &str) -> String {
+    let nfc = names::nfc(raw);
+    let mut s = nfc.as_str();
+    while let Some(rest) = s.strip_prefix("./") {
+        s = rest;
     }
-    raw
+    s.to_owned()
 }
 
-/// A name or folder from a peer: accepted ones are safe, kept byte for byte apart from `./`,
-/// and accepted again unchanged; numbered alternatives stay valid. Also the signaling rules.
+/// A name or folder from a peer: accepted ones are safe, kept byte for byte apart from NFC and
+/// `./`, and accepted again unchanged; numbered alternatives stay valid. Also the signaling rules.
 pub fn incoming_name(raw: &str) {
     if let Ok(name) = names::file_name(raw) {
         check_safe_component(&name);
@@ -267,7 +290,7 @@ pub fn incoming_name(raw: &str) {
         );
         let joined = parts.join("/");
         let trimmed = without_dot_slash(raw);
-        assert_eq!(joined, trimmed.strip_suffix('/').unwrap_or(trimmed));
+        assert_eq!(joined, trimmed.strip_suffix('/').unwrap_or(&trimmed));
         assert_eq!(
             names::folder(&joined).as_ref(),
             Ok(&parts),

@@ -1,7 +1,8 @@
 //! A Rust client of the transfer protocol (`docs/protocol.md`), on the seeder's own WebRTC
 //! stack ([`crate::seeder::peer`]) in the browser's role: signaling over `/ws`, an offer to the
 //! daemon's seeding peer, one DataChannel `peerbox`, `hello`, the catalog, downloads and
-//! uploads with resume and BLAKE3 checks.
+//! uploads with resume and BLAKE3 checks; and, like a re-seeding page (version 3), `have` and
+//! answering the browsers that connect to it for ranges (`serve`: the swarm suite's lying peer).
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), peerbox::client::ClientError> {
@@ -16,6 +17,8 @@
 //! The tests, the benchmarks and the soak run use it, so what they measure is this one path.
 
 mod catalog;
+mod raw;
+mod serve;
 mod signaling;
 mod transfer;
 
@@ -30,7 +33,9 @@ use tokio_util::sync::CancellationToken;
 use crate::seeder::frame;
 use crate::seeder::peer::{ChannelId, PeerError, PeerEvent, Peers, WebrtcConfig};
 use crate::seeder::protocol::{FileInfo, Message, PROTOCOL_VERSION};
+use crate::signal::protocol::sdp_ufrag;
 pub use catalog::CatalogView;
+pub use serve::RangeReply;
 use signaling::Signaling;
 pub use transfer::{part_path, Downloaded, Uploaded};
 
@@ -103,6 +108,8 @@ pub enum Incoming {
 pub struct Client {
     /// Kept open while connected: leaving the room would make the seeder drop the connection.
     signaling: Signaling,
+    /// The `a=ice-ufrag` of the offer this connection began with (see `bye`).
+    ufrag: String,
     peers: Peers,
     events: mpsc::UnboundedReceiver<PeerEvent>,
     channel: ChannelId,
@@ -149,6 +156,28 @@ impl Client {
     /// Connects to the daemon at `url`, joins the room, opens the DataChannel to the seeding
     /// peer and exchanges `hello`.
     pub async fn connect(url: &str, opts: Options) -> Result<Client, ClientError> {
+        let agent = opts.agent.clone();
+        let mut c = Client::open(url, opts).await?;
+        c.send(Message::Hello {
+            version: c.version,
+            agent: Some(agent),
+        })
+        .await?;
+        match c.next().await? {
+            Incoming::Control(Message::Hello { version, .. }) => {
+                c.version = c.version.min(version);
+                Ok(c)
+            }
+            other => Err(ClientError::Transfer(format!(
+                "expected hello, got {other:?}"
+            ))),
+        }
+    }
+
+    /// Like [`Client::connect`] but stops once the DataChannel is open, before `hello`: the
+    /// caller speaks the protocol itself with [`Client::send_raw`] and [`Client::next_raw`]
+    /// (the conformance suite does, to show the bytes on the wire).
+    pub async fn open(url: &str, opts: Options) -> Result<Client, ClientError> {
         let (host_port, room) = parse_url(url)?;
         let room = room.unwrap_or(opts.room.clone());
         let step = |what| move |_| ClientError::Timeout(what);
@@ -189,15 +218,17 @@ impl Client {
         };
         let (peers, mut events) = Peers::start(cfg, stop.clone()).await?;
         let offer = peers.create_offer(&seeder, &[CHANNEL_LABEL]).await?;
+        let ufrag = sdp_ufrag(&offer).unwrap_or_default().to_owned();
         signaling.signal(&seeder, json!({"kind": "offer", "sdp": offer}))?;
         let (channel, max_message) = tokio::time::timeout(
             opts.timeout,
-            negotiate(&mut signaling, &peers, &mut events, &seeder),
+            negotiate(&mut signaling, &peers, &mut events, &seeder, &ufrag),
         )
         .await
         .map_err(step("the DataChannel to the seeder"))??;
-        let mut c = Client {
+        Ok(Client {
             signaling,
+            ufrag,
             peers,
             events,
             channel,
@@ -212,21 +243,7 @@ impl Client {
             stop,
             next_id: 1,
             timeout: opts.timeout,
-        };
-        c.send(Message::Hello {
-            version: opts.version,
-            agent: Some(opts.agent),
         })
-        .await?;
-        match c.next().await? {
-            Incoming::Control(Message::Hello { version, .. }) => {
-                c.version = c.version.min(version);
-                Ok(c)
-            }
-            other => Err(ClientError::Transfer(format!(
-                "expected hello, got {other:?}"
-            ))),
-        }
     }
 
     /// The name the signaling server gave this client.
@@ -325,44 +342,23 @@ impl Client {
         Ok(&self.catalog)
     }
 
-    /// One event: `None` when it was a catalog message, folded into [`Client::catalog`].
+    /// One event, read through [`Client::next_raw`]: `None` when it was a catalog message,
+    /// folded into [`Client::catalog`].
     async fn step(&mut self) -> Result<Option<Incoming>, ClientError> {
-        loop {
-            let ev = match self.held.pop_front() {
-                Some(ev) => ev,
-                None => tokio::time::timeout(self.timeout, self.events.recv())
-                    .await
-                    .map_err(|_| ClientError::Timeout("data from the seeder"))?
-                    .ok_or_else(|| ClientError::Closed("the transport stopped".into()))?,
-            };
-            match ev {
-                PeerEvent::Message {
-                    binary: true, data, ..
-                } => return Ok(Some(Incoming::Frame(std::mem::take(&mut { data }.data)))),
-                PeerEvent::Message { data, .. } => {
-                    let text = String::from_utf8_lossy(&data.data);
-                    let m = Message::parse(&text)
-                        .map_err(|e| ClientError::Transfer(format!("bad message: {e}")))?;
-                    match self.catalog.apply(m) {
-                        Ok(None) => return Ok(None),
-                        Ok(Some(back)) => {
-                            self.send(back).await?;
-                            return Ok(None);
-                        }
-                        Err(m) => return Ok(Some(Incoming::Control(m))),
-                    }
-                }
-                // The channel's last messages may still be on their way: the channel's own close
-                // comes after them.
-                PeerEvent::Closed { reason, .. } => self.closed = Some(reason),
-                PeerEvent::ChannelClosed { .. } => {
-                    let why = self.closed.take();
-                    return Err(ClientError::Closed(
-                        why.unwrap_or_else(|| "the DataChannel closed".into()),
-                    ));
-                }
-                _ => {}
+        let (binary, data) = self.next_raw().await?;
+        if binary {
+            return Ok(Some(Incoming::Frame(data)));
+        }
+        let text = String::from_utf8_lossy(&data);
+        let m = Message::parse(&text)
+            .map_err(|e| ClientError::Transfer(format!("bad message: {e}")))?;
+        match self.catalog.apply(m) {
+            Ok(None) => Ok(None),
+            Ok(Some(back)) => {
+                self.send(back).await?;
+                Ok(None)
             }
+            Err(m) => Ok(Some(Incoming::Control(m))),
         }
     }
 
@@ -416,6 +412,7 @@ async fn negotiate(
     peers: &Peers,
     events: &mut mpsc::UnboundedReceiver<PeerEvent>,
     seeder: &str,
+    ufrag: &str,
 ) -> Result<(ChannelId, usize), ClientError> {
     loop {
         tokio::select! {
@@ -432,6 +429,8 @@ async fn negotiate(
                     Some("candidate") => {
                         peers.add_candidate(seeder, s["candidate"].as_str().unwrap_or_default()).await?;
                     }
+                    // A bye for another attempt (its offer's ufrag) is late: ignored.
+                    Some("bye") if s["ufrag"].as_str().is_some_and(|u| u != ufrag) => {}
                     Some("bye") => return Err(ClientError::Closed(s["reason"].to_string())),
                     _ => {}
                 }

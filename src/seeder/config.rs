@@ -36,6 +36,10 @@ pub struct SeederConfig {
     pub read_ahead_chunks: usize,
     /// Files per catalog message; large catalogs are split into several parts.
     pub catalog_files_per_message: usize,
+    /// Cap on the bytes per second the seeder sends to all downloaders together (0 = no cap).
+    pub max_upload_bytes_per_sec: u64,
+    /// Files one peer may announce pieces of (`have`) at once; more are refused.
+    pub swarm_files_per_peer: usize,
 }
 
 impl Default for SeederConfig {
@@ -57,6 +61,8 @@ impl Default for SeederConfig {
             progress_ack_bytes: 4 * 1024 * 1024,
             read_ahead_chunks: 8,
             catalog_files_per_message: 200,
+            max_upload_bytes_per_sec: 0,
+            swarm_files_per_peer: 64,
         }
     }
 }
@@ -108,6 +114,9 @@ impl SeederConfig {
             return Err(
                 "key `seeder.catalog_files_per_message`: must be between 1 and 1000".into(),
             );
+        }
+        if !(1..=10_000).contains(&self.swarm_files_per_peer) {
+            return Err("key `seeder.swarm_files_per_peer`: must be between 1 and 10000".into());
         }
         if self.max_transfers_per_peer > self.max_transfers_total {
             return Err(

@@ -39,6 +39,8 @@ pub struct DownloadReader {
     file: File,
     transfer_id: u32,
     size: u64,
+    /// Where this download stops (the file size, or the end of a range).
+    end: u64,
     next: u64,
     ready: VecDeque<Vec<u8>>,
     pool: Vec<Vec<u8>>,
@@ -74,6 +76,7 @@ impl DownloadReader {
             file,
             transfer_id,
             size,
+            end: size,
             next: offset,
             ready: VecDeque::new(),
             pool: Vec::new(),
@@ -82,11 +85,17 @@ impl DownloadReader {
         })
     }
 
+    /// Sends only the bytes below `end` (a range request); never past the file size.
+    pub fn until(mut self, end: u64) -> Self {
+        self.end = end.min(self.size);
+        self
+    }
+
     /// Reads ahead until `read_ahead` frames are ready or the end is reached.
     pub fn fill(&mut self) -> Result<(), DownloadError> {
-        while self.ready.len() < self.read_ahead && self.next < self.size {
+        while self.ready.len() < self.read_ahead && self.next < self.end {
             let payload = (self.frame_bytes - HEADER_BYTES) as u64;
-            let want = (self.size - self.next).min(payload) as usize;
+            let want = (self.end - self.next).min(payload) as usize;
             let mut buf = self
                 .pool
                 .pop()
@@ -144,6 +153,6 @@ impl DownloadReader {
 
     /// Whether every byte up to the catalog size was handed out.
     pub fn is_done(&self) -> bool {
-        self.ready.is_empty() && self.next >= self.size
+        self.ready.is_empty() && self.next >= self.end
     }
 }

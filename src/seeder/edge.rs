@@ -138,6 +138,7 @@ impl Edge {
                     transfer_id,
                     file,
                     offset,
+                    end,
                 } => {
                     let Some(path) = (self.resolve)(&file) else {
                         queue.extend(session.transfer_failed(
@@ -156,7 +157,7 @@ impl Edge {
                         self.frame_bytes,
                     ) {
                         Ok(r) => {
-                            self.downloads.insert(transfer_id, r);
+                            self.downloads.insert(transfer_id, r.until(end));
                             continue;
                         }
                         Err(e) => session.transfer_failed(transfer_id, e.code(), e.to_string()),

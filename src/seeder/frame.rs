@@ -68,6 +68,14 @@ pub fn decode(msg: &[u8]) -> Result<Chunk<'_>, FrameError> {
     })
 }
 
+/// The transfer id a binary message names, read from its header even when the frame is
+/// invalid (empty payload, unknown kind, too long), so the receiver can end that transfer;
+/// `None` when the message is too short to hold one.
+pub fn transfer_id(msg: &[u8]) -> Option<u32> {
+    let id: [u8; 4] = msg.get(1..5)?.try_into().ok()?;
+    Some(u32::from_be_bytes(id))
+}
+
 /// Writes the header for a payload of `len` bytes into the first 13 bytes of `buf`.
 pub fn write_header(buf: &mut [u8], transfer_id: u32, offset: u64) {
     buf[0] = KIND_CHUNK;
@@ -109,6 +117,8 @@ mod tests {
             decode(&encode(1, u64::MAX, b"x")),
             Err(FrameError::Overflow)
         );
+        assert_eq!(transfer_id(&bad), Some(1));
+        assert_eq!(transfer_id(&[1, 0, 0, 0]), None);
         for n in 0..HEADER_BYTES + 2 {
             let _ = decode(&vec![1u8; n]);
         }

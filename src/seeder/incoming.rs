@@ -374,7 +374,12 @@ impl IncomingStore {
                 | rustix::fs::OFlags::CLOEXEC,
             Mode::empty(),
         )?;
+        let mut used = Vec::with_capacity(a.meta.folder.len());
         for comp in &a.meta.folder {
+            // A folder on disk whose name differs only in normalization is this folder.
+            let twins = names::nfc_twins(&dir)?;
+            let comp = twins.get(comp).unwrap_or(comp);
+            used.push(comp.clone());
             dir = partial::open_child_dir(&dir, comp, 0o755).map_err(|e| {
                 refused(
                     Code::BadName,
@@ -384,7 +389,7 @@ impl IncomingStore {
         }
         let saved = partial::link_free_name(&self.partial, &a.key, &dir, &a.meta.name)?;
         rustix::fs::fsync(&dir)?;
-        let mut rel = a.meta.folder.join("/");
+        let mut rel = used.join("/");
         if !rel.is_empty() {
             rel.push('/');
         }

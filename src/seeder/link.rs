@@ -13,11 +13,14 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::edge::{Edge, Outgoing, Resolver};
+use super::frame::HEADER_BYTES;
 use super::incoming::IncomingStore;
 use super::peer::{ChannelId, Peers, Received, Sent};
 use super::protocol::{Code, Message};
 use super::session::{Action, Session};
 use super::stats::{SeederStats, Tracker};
+use super::swarm::Swarm;
+use super::throttle::Throttle;
 use super::SeederConfig;
 use crate::watch::Snapshot;
 
@@ -42,6 +45,10 @@ pub struct Link {
     pub stats: Arc<SeederStats>,
     /// Largest message the connection carries; download frames use all of it.
     pub max_message: usize,
+    /// The tracker (protocol version 3) and the seeder's byte count.
+    pub swarm: Arc<Swarm>,
+    /// The seeder-wide upload cap.
+    pub throttle: Arc<Throttle>,
 }
 
 struct State {
@@ -73,7 +80,8 @@ impl Link {
             session: Session::new(
                 self.config.max_transfers_per_peer,
                 self.config.catalog_files_per_message,
-            ),
+            )
+            .with_swarm(self.remote.clone(), self.swarm.clone()),
             edge,
         });
         let stall = Duration::from_secs(self.config.stall_timeout_secs);
@@ -100,12 +108,21 @@ impl Link {
                     }
                     Outgoing::Binary(b) => (true, b),
                 };
+                let len = bytes.len();
                 match self
                     .peers
                     .send(&self.remote, self.channel, binary, bytes)
                     .await
                 {
                     Ok(Sent::Queued { buffered }) => {
+                        if binary {
+                            self.swarm
+                                .seeder_sent(len.saturating_sub(HEADER_BYTES) as u64);
+                            let wait = self.throttle.take(Instant::now(), len as u64);
+                            if !wait.is_zero() {
+                                tokio::time::sleep(wait).await;
+                            }
+                        }
                         last_progress = Instant::now();
                         waiting = self.peers.should_wait(buffered);
                         waiting_since = last_progress;

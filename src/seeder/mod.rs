@@ -26,5 +26,7 @@ pub mod session;
 mod signaling;
 pub mod space;
 pub mod stats;
+pub mod swarm;
+pub mod throttle;
 
 pub use config::SeederConfig;

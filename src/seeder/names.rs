@@ -2,7 +2,11 @@
 //!
 //! Hostile forms are refused rather than rewritten (so a user sees why), ordinary odd names are
 //! kept byte for byte: `(test).txt`, `report..pdf`, emoji, 255-byte names. `./file.txt` is the
-//! one rewrite (`file.txt`).
+//! rewrites (`file.txt`), besides Unicode normalization: names and folders are saved in NFC, and
+//! a name that differs from one on disk only in normalization is that name ([`nfc_twins`]), so
+//! `café.txt` composed and decomposed never become two visually identical files.
+
+use unicode_normalization::{is_nfc, UnicodeNormalization};
 
 /// Longest file-name component in bytes (ext4, btrfs, tmpfs).
 pub const MAX_COMPONENT_BYTES: usize = 255;
@@ -83,9 +87,37 @@ fn check_whole(raw: &str) -> Result<&str, NameError> {
     Ok(s)
 }
 
-/// A file name from an offer: one component, returned as it will be saved.
+/// `s` in Unicode Normalization Form C.
+pub fn nfc(s: &str) -> String {
+    if is_nfc(s) {
+        s.to_owned()
+    } else {
+        s.nfc().collect()
+    }
+}
+
+/// The entries of `dir` whose names are not in NFC, keyed by their NFC form: a new name equal
+/// to a key is the same name as that entry (numbered, or for a folder, that folder).
+pub fn nfc_twins(
+    dir: impl rustix::fd::AsFd,
+) -> std::io::Result<std::collections::HashMap<String, String>> {
+    let mut out = std::collections::HashMap::new();
+    for entry in rustix::fs::Dir::read_from(dir)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().to_str() else {
+            continue;
+        };
+        if !name.is_ascii() && !is_nfc(name) {
+            out.insert(nfc(name), name.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// A file name from an offer: one component, returned (in NFC) as it will be saved.
 pub fn file_name(raw: &str) -> Result<String, NameError> {
-    let s = check_whole(raw)?;
+    let raw = nfc(raw);
+    let s = check_whole(&raw)?;
     if s.contains('/') {
         return Err(NameError::Slash);
     }
@@ -93,9 +125,10 @@ pub fn file_name(raw: &str) -> Result<String, NameError> {
     Ok(s.to_owned())
 }
 
-/// An optional relative folder from an offer: its components, outermost first.
+/// An optional relative folder from an offer: its components (in NFC), outermost first.
 pub fn folder(raw: &str) -> Result<Vec<String>, NameError> {
-    let s = check_whole(raw)?;
+    let raw = nfc(raw);
+    let s = check_whole(&raw)?;
     let s = s.strip_suffix('/').unwrap_or(s);
     let parts: Vec<&str> = s.split('/').collect();
     if parts.len() > MAX_FOLDER_DEPTH {
@@ -189,6 +222,25 @@ mod tests {
         let long = "é".repeat(127) + "x"; // 255 bytes
         assert_eq!(file_name(&long).unwrap(), long);
         assert_eq!(folder("./a/b c/").unwrap(), vec!["a", "b c"]);
+    }
+
+    #[test]
+    fn names_and_folders_arrive_in_nfc() {
+        let composed = "caf\u{e9}.txt";
+        let decomposed = "cafe\u{301}.txt";
+        assert_eq!(file_name(decomposed).unwrap(), composed);
+        assert_eq!(file_name(composed).unwrap(), composed);
+        assert_eq!(
+            folder("re\u{301}sume\u{301}/x").unwrap(),
+            vec!["r\u{e9}sum\u{e9}", "x"]
+        );
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(decomposed), b"").unwrap();
+        std::fs::write(d.path().join("plain.txt"), b"").unwrap();
+        let dir = std::fs::File::open(d.path()).unwrap();
+        let twins = nfc_twins(&dir).unwrap();
+        assert_eq!(twins.len(), 1);
+        assert_eq!(twins[composed], decomposed);
     }
 
     #[test]

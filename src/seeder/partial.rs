@@ -176,8 +176,13 @@ pub fn link_free_name(
     name: &str,
 ) -> std::io::Result<String> {
     let part = part_name(key);
+    // A name on disk that differs only in Unicode normalization is taken too.
+    let twins = super::names::nfc_twins(&dir)?;
     for n in 0..10_000 {
         let candidate = super::names::numbered(name, n);
+        if twins.contains_key(&candidate) {
+            continue;
+        }
         let r = rustix::fs::linkat(
             partial.as_fd(),
             part.as_str(),

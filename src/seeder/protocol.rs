@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The highest transfer-protocol version this side speaks (carried in `hello`). A peer that
 /// speaks version N speaks every version 1..=N; a session speaks the lower of both sides'.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 /// Longest control message accepted; a catalog part is built to stay below it.
 pub const MAX_TEXT_BYTES: usize = 65536;
 /// Longest string field (names, ids, messages) in bytes.
@@ -137,6 +137,40 @@ pub enum Message {
         file_id: String,
         offset: u64,
     },
+    /// Version 3: like `download`, for the `length` bytes from `offset`. `file_id` is a catalog
+    /// id (32 hex digits), or the file's BLAKE3 (64 hex digits), how browsers, which share no
+    /// catalog, name the files they re-seed.
+    DownloadRange {
+        transfer_id: u32,
+        file_id: String,
+        offset: u64,
+        length: u64,
+    },
+    /// Version 3, downloader -> seeder: send the piece hashes of catalog file `file_id`.
+    Pieces { file_id: String },
+    /// Version 3, seeder -> downloader: piece hashes `first..` of the file with `hash` (pieces
+    /// of `piece_size` bytes), as concatenated hex; the one with `last` ends the list.
+    PieceHashes {
+        file_id: String,
+        hash: String,
+        size: u64,
+        piece_size: u64,
+        first: u32,
+        hashes: String,
+        last: bool,
+    },
+    /// Version 3, peer -> seeder: the pieces of the file with `hash` this peer holds and serves
+    /// (base64 bitfield, piece 0 the high bit of the first byte; empty: none any more).
+    Have { hash: String, pieces: String },
+    /// Version 3: asked by a downloader with `hash` only; the seeder answers with `peers`, the
+    /// other room members that hold pieces of it.
+    Sources {
+        hash: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peers: Option<Vec<SourcePeer>>,
+    },
+    /// Version 3, peer -> seeder: bytes this peer served to other peers since its last report.
+    Served { bytes: u64 },
     /// Propose to send a file; the receiver answers `accept` or `refuse`.
     Offer {
         transfer_id: u32,
@@ -183,6 +217,35 @@ pub enum Message {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+}
+
+/// One peer in a `sources` answer: what it holds, and what it is fetching from the seeder now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcePeer {
+    pub name: String,
+    pub pieces: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub fetching: String,
+}
+
+impl Message {
+    /// The lowest protocol version in which this message (with these fields) exists.
+    pub fn since(&self) -> u32 {
+        match self {
+            Message::CatalogPart { .. }
+            | Message::CatalogDelta { .. }
+            | Message::CatalogResend { .. }
+            | Message::CatalogProgress { .. } => 2,
+            Message::DownloadRange { .. }
+            | Message::Pieces { .. }
+            | Message::PieceHashes { .. }
+            | Message::Have { .. }
+            | Message::Sources { .. }
+            | Message::Served { .. } => 3,
+            _ => 1,
+        }
+    }
 }
 
 fn canceled() -> Code {
@@ -248,13 +311,34 @@ impl Message {
                 added.iter().chain(changed).try_for_each(check_file)?;
                 removed.iter().try_for_each(|id| field(id, "removed"))
             }
-            Message::Download { file_id, .. } => field(file_id, "file_id"),
+            Message::Download { file_id, .. } | Message::DownloadRange { file_id, .. } => {
+                field(file_id, "file_id")
+            }
+            Message::Pieces { file_id } => field(file_id, "file_id"),
+            Message::PieceHashes { file_id, hash, .. } => {
+                field(file_id, "file_id")?;
+                hash_field(hash, "hash")
+            }
+            Message::Have { hash, pieces } => {
+                hash_field(hash, "hash")?;
+                (pieces.len() <= MAX_FIELD_BYTES)
+                    .then_some(())
+                    .ok_or(ParseError::BadField("pieces"))
+            }
+            Message::Sources { hash, peers } => {
+                hash_field(hash, "hash")?;
+                peers
+                    .iter()
+                    .flatten()
+                    .try_for_each(|p| field(&p.name, "name"))
+            }
             Message::Offer {
                 name, hash, folder, ..
             } => {
-                field(name, "name")?;
+                // Empty names and folders parse; the store refuses them with `bad_name`.
+                max_len(name, "name")?;
                 hash_field(hash, "hash")?;
-                opt_field(folder, "folder")
+                folder.as_deref().map_or(Ok(()), |f| max_len(f, "folder"))
             }
             Message::End { hash, .. } => hash_field(hash, "hash"),
             Message::Refuse { message, .. } | Message::Error { message, .. } => {
@@ -266,6 +350,19 @@ impl Message {
     }
 }
 
+/// The `transfer_id` of a text message that may not parse as a whole: a JSON object with a
+/// whole-number `transfer_id` that fits a `u32`.
+pub fn transfer_id_of(text: &str) -> Option<u32> {
+    if text.len() > MAX_TEXT_BYTES {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct Id {
+        transfer_id: u32,
+    }
+    serde_json::from_str::<Id>(text).ok().map(|i| i.transfer_id)
+}
+
 fn check_file(f: &FileInfo) -> Result<(), ParseError> {
     field(&f.id, "id")?;
     field(&f.path, "path")?;
@@ -274,6 +371,13 @@ fn check_file(f: &FileInfo) -> Result<(), ParseError> {
 
 fn field(s: &str, name: &'static str) -> Result<(), ParseError> {
     if s.is_empty() || s.len() > MAX_FIELD_BYTES {
+        return Err(ParseError::BadField(name));
+    }
+    Ok(())
+}
+
+fn max_len(s: &str, name: &'static str) -> Result<(), ParseError> {
+    if s.len() > MAX_FIELD_BYTES {
         return Err(ParseError::BadField(name));
     }
     Ok(())

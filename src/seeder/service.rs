@@ -16,8 +16,10 @@ use super::link::{Link, LinkInput};
 use super::peer::{PeerEvent, Peers};
 use super::protocol::FileInfo;
 use super::signaling::{Client, SignalEvent};
+use super::swarm::Swarm;
+use super::throttle::Throttle;
 use super::SeederConfig;
-use crate::signal::protocol::Signal;
+use crate::signal::protocol::{sdp_ufrag, Signal};
 use crate::watch::Catalog;
 
 /// The label of the one DataChannel a browser opens to the seeder (text + binary frames).
@@ -88,12 +90,18 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
             .map(|e| e.real())
     });
     let store = Arc::new(Mutex::new(store));
+    let swarm = Arc::new(Swarm::new(config.swarm_files_per_peer));
+    ctx.metrics.register(swarm.clone());
+    let throttle = Arc::new(Throttle::new(config.max_upload_bytes_per_sec));
     let hub = Hub {
+        swarm,
+        throttle,
         peers,
         store: store.clone(),
         config,
         resolve,
         links: HashMap::new(),
+        attempts: HashMap::new(),
         out: out_tx,
         ready: Some(ready_tx),
         tasks: ctx.tasks.clone(),
@@ -122,11 +130,16 @@ fn loopback(listen: SocketAddr) -> SocketAddr {
 }
 
 struct Hub {
+    swarm: Arc<Swarm>,
+    throttle: Arc<Throttle>,
     peers: Peers,
     store: Arc<Mutex<IncomingStore>>,
     config: Arc<SeederConfig>,
     resolve: Resolver,
     links: HashMap<String, mpsc::UnboundedSender<LinkInput>>,
+    /// Per browser, the `a=ice-ufrag` of the offer its current connection began with: a `bye`
+    /// naming another one is late (for an earlier attempt) and ignored.
+    attempts: HashMap<String, String>,
     out: mpsc::UnboundedSender<(String, Signal)>,
     ready: Option<oneshot::Sender<()>>,
     tasks: TaskTracker,
@@ -176,6 +189,10 @@ impl Hub {
             SignalEvent::Signal { from, signal } => match signal {
                 Signal::Offer { sdp } => match self.peers.accept_offer(&from, &sdp).await {
                     Ok(answer) => {
+                        match sdp_ufrag(&sdp) {
+                            Some(u) => self.attempts.insert(from.clone(), u.to_owned()),
+                            None => self.attempts.remove(&from),
+                        };
                         let _ = self.out.send((from, Signal::Answer { sdp: answer }));
                     }
                     Err(e) => tracing::warn!(remote = %from, error = %e, "offer refused"),
@@ -183,8 +200,16 @@ impl Hub {
                 Signal::Candidate { candidate, .. } => {
                     let _ = self.peers.add_candidate(&from, &candidate).await;
                 }
-                Signal::Bye { reason } => {
+                Signal::Bye { reason, ufrag } => {
+                    let current = self.attempts.get(&from);
+                    if let (Some(u), Some(cur)) = (&ufrag, current) {
+                        if u != cur {
+                            tracing::debug!(remote = %from, %reason, "late bye for an earlier connection ignored");
+                            return;
+                        }
+                    }
                     tracing::debug!(remote = %from, %reason, "browser gave up the connection");
+                    self.attempts.remove(&from);
                     if let Some(link) = self.links.remove(&from) {
                         let _ = link.send(LinkInput::Closed);
                     }
@@ -193,6 +218,7 @@ impl Hub {
                 Signal::Answer { .. } | Signal::EndOfCandidates => {}
             },
             SignalEvent::Gone { name } => {
+                self.attempts.remove(&name);
                 if let Some(link) = self.links.remove(&name) {
                     let _ = link.send(LinkInput::Closed);
                 }
@@ -223,6 +249,8 @@ impl Hub {
                     config: self.config.clone(),
                     stats: self.stats.clone(),
                     max_message,
+                    swarm: self.swarm.clone(),
+                    throttle: self.throttle.clone(),
                 };
                 self.tasks.spawn(link.run(catalog.subscribe(), rx));
             }
@@ -263,7 +291,8 @@ impl Hub {
                 }
                 if failed {
                     tracing::info!(%remote, %reason, "peer connection failed; telling the browser");
-                    let _ = self.out.send((remote, Signal::Bye { reason }));
+                    let ufrag = self.attempts.get(&remote).cloned();
+                    let _ = self.out.send((remote, Signal::Bye { reason, ufrag }));
                 }
             }
             PeerEvent::Connected { remote } => tracing::debug!(%remote, "peer connected"),

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use super::catalog::Announcer;
 use super::frame;
 use super::protocol::{negotiate, truncated, Code, FileInfo, Message};
-use crate::watch::Snapshot;
+use super::swarm::Swarm;
+use crate::watch::{pieces, Entry, Snapshot};
 
 /// What the caller must do next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,11 +41,13 @@ pub enum Action {
         transfer_id: u32,
         keep_partial: bool,
     },
-    /// Start streaming `file` from `offset`; call `download_complete` or `transfer_failed`.
+    /// Start streaming `file` from `offset` up to byte `end`; call `download_complete` or
+    /// `transfer_failed`.
     StartDownload {
         transfer_id: u32,
         file: FileInfo,
         offset: u64,
+        end: u64,
     },
     /// Stop streaming a download.
     StopDownload { transfer_id: u32 },
@@ -69,7 +72,13 @@ pub struct Session {
     uploads: HashMap<u32, Upload>,
     downloads: HashMap<u32, FileInfo>,
     ended: VecDeque<u32>,
+    /// The peer's name and the seeder's tracker (version 3); without it, swarm messages get
+    /// empty answers.
+    swarm: Option<(String, Arc<Swarm>)>,
 }
+
+/// Piece hashes per `piece_hashes` message: 512 x 64 hex digits = 32 KiB.
+pub const PIECES_PER_MESSAGE: usize = 512;
 
 fn text(m: Message) -> Action {
     Action::SendText(m.to_text())
@@ -101,7 +110,14 @@ impl Session {
             uploads: HashMap::new(),
             downloads: HashMap::new(),
             ended: VecDeque::new(),
+            swarm: None,
         }
+    }
+
+    /// Makes this the session of peer `name` in `swarm` (version 3 tracking).
+    pub fn with_swarm(mut self, name: impl Into<String>, swarm: Arc<Swarm>) -> Self {
+        self.swarm = Some((name.into(), swarm));
+        self
     }
 
     /// The version this session speaks, once the peer said `hello`.
@@ -140,7 +156,9 @@ impl Session {
     pub fn on_text(&mut self, raw: &str) -> Vec<Action> {
         let msg = match Message::parse(raw) {
             Ok(m) => m,
-            Err(e) => return vec![error(Code::BadMessage, None, e.to_string())],
+            // A malformed message that names a transfer ends that transfer (the sender would
+            // otherwise wait for an answer that never comes); otherwise it concerns the session.
+            Err(e) => return self.malformed(super::protocol::transfer_id_of(raw), e.to_string()),
         };
         if self.version.is_none() && !matches!(msg, Message::Hello { .. }) {
             return vec![error(
@@ -148,6 +166,13 @@ impl Session {
                 None,
                 "hello must come first",
             )];
+        }
+        if let Some(v) = self.version.filter(|v| msg.since() > *v) {
+            let why = format!(
+                "this message needs protocol version {}; the session speaks {v}",
+                msg.since()
+            );
+            return vec![error(Code::ProtocolViolation, None, why)];
         }
         match msg {
             Message::Hello { version, .. } => {
@@ -222,9 +247,40 @@ impl Session {
                 self.downloads.insert(transfer_id, file.clone());
                 vec![Action::StartDownload {
                     transfer_id,
+                    end: file.size,
                     file,
                     offset,
                 }]
+            }
+            Message::DownloadRange {
+                transfer_id,
+                file_id,
+                offset,
+                length,
+            } => self.download_range(transfer_id, &file_id, offset, length),
+            Message::Pieces { file_id } => self.piece_hashes(&file_id),
+            Message::Have { hash, pieces } => match &self.swarm {
+                Some((me, swarm)) => match swarm.have(me, &hash, &pieces) {
+                    Ok(()) => vec![],
+                    Err(e) => vec![error(Code::BadMessage, None, e.to_string())],
+                },
+                None => vec![],
+            },
+            Message::Sources { hash, peers: None } => {
+                let peers = match &self.swarm {
+                    Some((me, swarm)) => swarm.sources(&hash, me),
+                    None => Vec::new(),
+                };
+                vec![text(Message::Sources {
+                    hash,
+                    peers: Some(peers),
+                })]
+            }
+            Message::Served { bytes } => {
+                if let Some((_, swarm)) = &self.swarm {
+                    swarm.peer_served(bytes);
+                }
+                vec![]
             }
             Message::End {
                 transfer_id,
@@ -236,21 +292,101 @@ impl Session {
                 transfer_id: Some(transfer_id),
                 ..
             } => self.stop(transfer_id, false),
-            Message::Done { transfer_id, .. } => {
-                // The peer verified a download; the seeder already forgot it at `end`.
-                self.downloads.remove(&transfer_id);
-                vec![]
-            }
-            // Informational for the seeder: receiver progress of downloads, errors without a
-            // transfer, and catalogs/answers a browser uses only towards other browsers.
-            Message::Progress { .. }
+            // Informational for the seeder, never answered: a downloader's `done` (the seeder
+            // forgot the download at `end`) and `progress`, errors without a transfer, and
+            // catalogs/answers a browser uses only towards other browsers.
+            Message::Done { .. }
+            | Message::Progress { .. }
             | Message::Error { .. }
             | Message::Catalog { .. }
             | Message::CatalogPart { .. }
             | Message::CatalogDelta { .. }
             | Message::CatalogProgress { .. }
             | Message::Accept { .. }
+            | Message::Sources { .. }
+            | Message::PieceHashes { .. }
             | Message::Refuse { .. } => vec![],
+        }
+    }
+
+    /// A catalog entry by id (32 hex digits) or by content hash (64, a scan of the catalog).
+    fn entry(&self, file_id: &str) -> Option<Arc<Entry>> {
+        let snap = self.catalog.latest();
+        if file_id.len() == 64 {
+            let want = super::protocol::parse_hash(file_id)?;
+            return snap.entries.values().find(|e| e.hash == want).cloned();
+        }
+        snap.get(file_id).cloned()
+    }
+
+    fn download_range(&mut self, id: u32, file_id: &str, offset: u64, length: u64) -> Vec<Action> {
+        if let Some(code) = self.admit(id) {
+            return vec![refuse(id, code)];
+        }
+        let Some(entry) = self.entry(file_id) else {
+            return vec![refuse(id, Code::NotFound)];
+        };
+        let file = FileInfo::from(&*entry);
+        let end = offset.checked_add(length).filter(|e| *e <= file.size);
+        let Some(end) = end.filter(|_| length > 0) else {
+            return vec![refuse(id, Code::BadOffset)];
+        };
+        if let Some((me, swarm)) = &self.swarm {
+            let p = pieces::piece_size(file.size);
+            swarm.fetching(
+                me,
+                id,
+                &file.hash,
+                (offset / p) as u32,
+                ((end - 1) / p) as u32,
+            );
+        }
+        self.downloads.insert(id, file.clone());
+        vec![Action::StartDownload {
+            transfer_id: id,
+            file,
+            offset,
+            end,
+        }]
+    }
+
+    /// The piece hashes of a catalog file, in `piece_hashes` messages.
+    fn piece_hashes(&self, file_id: &str) -> Vec<Action> {
+        let list = self
+            .entry(file_id)
+            .and_then(|e| Some((e.piece_hashes()?, e)));
+        let Some((list, entry)) = list else {
+            let why = format!("no file {file_id} with piece hashes");
+            return vec![error(Code::NotFound, None, why)];
+        };
+        let chunks: Vec<&[[u8; 32]]> = list.chunks(PIECES_PER_MESSAGE).collect();
+        let n = chunks.len();
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| {
+                let hashes = part
+                    .iter()
+                    .map(|h| blake3::Hash::from_bytes(*h).to_hex().to_string())
+                    .collect();
+                text(Message::PieceHashes {
+                    file_id: entry.id.hex().as_str().to_owned(),
+                    hash: entry.hash.to_hex().to_string(),
+                    size: entry.size(),
+                    piece_size: pieces::piece_size(entry.size()),
+                    first: (i * PIECES_PER_MESSAGE) as u32,
+                    hashes,
+                    last: i + 1 == n,
+                })
+            })
+            .collect()
+    }
+
+    /// Answer to a message that did not parse; `id` is its `transfer_id` if one could be read.
+    fn malformed(&mut self, id: Option<u32>, why: String) -> Vec<Action> {
+        match id {
+            Some(id) if self.version.is_some() => self.fail(id, Code::BadMessage, why),
+            _ => vec![error(Code::BadMessage, None, why)],
         }
     }
 
@@ -298,7 +434,17 @@ impl Session {
     pub fn on_binary(&mut self, raw: &[u8]) -> Vec<Action> {
         let chunk = match frame::decode(raw) {
             Ok(c) => c,
-            Err(e) => return vec![error(Code::BadChunk, None, e.to_string())],
+            // The header names the transfer even when the frame is invalid: end that upload
+            // (its partial goes) instead of leaving it waiting for the partial timeout.
+            Err(e) => {
+                return match frame::transfer_id(raw) {
+                    Some(id) if self.uploads.contains_key(&id) => {
+                        self.fail(id, Code::BadChunk, e.to_string())
+                    }
+                    Some(id) if self.ended.contains(&id) => vec![],
+                    _ => vec![error(Code::BadChunk, None, e.to_string())],
+                };
+            }
         };
         let id = chunk.transfer_id;
         let Some(up) = self.uploads.get_mut(&id) else {
@@ -390,6 +536,7 @@ impl Session {
 
     /// The last chunk of a download was handed to the channel: send `end` with the catalog hash.
     pub fn download_complete(&mut self, id: u32) -> Vec<Action> {
+        self.fetched(id);
         match self.downloads.remove(&id) {
             Some(f) => vec![text(Message::End {
                 transfer_id: id,
@@ -411,8 +558,15 @@ impl Session {
         out
     }
 
+    fn fetched(&self, id: u32) {
+        if let Some((me, swarm)) = &self.swarm {
+            swarm.fetched(me, id);
+        }
+    }
+
     fn stop(&mut self, id: u32, keep_partial: bool) -> Vec<Action> {
         self.ended(id);
+        self.fetched(id);
         if self.uploads.remove(&id).is_some() {
             vec![Action::AbortUpload {
                 transfer_id: id,
@@ -427,6 +581,9 @@ impl Session {
 
     /// The channel closed: downloads stop, uploads keep their partials for a resume.
     pub fn closed(&mut self) -> Vec<Action> {
+        if let Some((me, swarm)) = &self.swarm {
+            swarm.left(me);
+        }
         let ups: Vec<u32> = self.uploads.keys().copied().collect();
         let downs: Vec<u32> = self.downloads.keys().copied().collect();
         let mut out: Vec<Action> = ups.into_iter().flat_map(|id| self.stop(id, true)).collect();
@@ -434,6 +591,10 @@ impl Session {
         out
     }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod silent_cases;
 
 #[cfg(test)]
 mod tests {
@@ -458,7 +619,7 @@ mod tests {
 
     #[test]
     fn hello_negotiates_the_lower_version_and_only_then_sends() {
-        for (peer, agreed) in [(1, 1), (2, 2), (7, 2), (u32::MAX, 2)] {
+        for (peer, agreed) in [(1, 1), (2, 2), (3, 3), (7, 3), (u32::MAX, 3)] {
             let mut s = Session::new(2, 10);
             s.set_catalog(Arc::default());
             assert_eq!(s.next_catalog(), None, "nothing before hello");

@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use super::config::IceServer;
 
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2: `bye` may carry the `ufrag` of the offer it concerns (docs/protocol.md, versions).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Who is behind a connection: a phone/desktop browser or the daemon's own seeding peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,10 +38,22 @@ pub enum Signal {
         username_fragment: Option<String>,
     },
     EndOfCandidates,
-    /// The sender gave up on the connection (ICE or DTLS failed, or it timed out).
+    /// The sender gave up on the connection (ICE or DTLS failed, or it timed out). `ufrag` is
+    /// the `a=ice-ufrag` of the offer that began that connection attempt: a receiver whose
+    /// current attempt began with another offer ignores it (it is late). Without it the bye
+    /// concerns whatever connection the receiver has with the sender (version 1 senders).
     Bye {
         reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ufrag: Option<String>,
     },
+}
+
+/// The `a=ice-ufrag` of an SDP (its first one): what ties `bye` to one connection attempt.
+pub fn sdp_ufrag(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|l| l.trim_end().strip_prefix("a=ice-ufrag:"))
+        .filter(|u| !u.is_empty())
 }
 
 /// Messages a client sends. `from` and timestamps are never taken from here.
@@ -288,6 +301,12 @@ mod tests {
         assert!(parse(bye).is_ok());
         let bye = r#"{"type":"signal","to":"x","signal":{"kind":"bye"}}"#;
         assert_eq!(code(parse(bye)), ErrorCode::BadMessage);
+        let bye =
+            r#"{"type":"signal","to":"x","signal":{"kind":"bye","reason":"r","ufrag":"Ab1+"}}"#;
+        assert!(parse(bye).is_ok());
+        let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\na=ice-ufrag:Ab1+\r\na=ice-pwd:x\r\n";
+        assert_eq!(sdp_ufrag(sdp), Some("Ab1+"));
+        assert_eq!(sdp_ufrag("v=0\r\n"), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Hashes survive restarts: a JSON file in the state directory maps (path, size, mtime, inode)
-//! to a BLAKE3 hash, so unchanged files are never read again. Written as temp file + fsync +
+//! to a BLAKE3 hash and, for a file of several pieces, its piece hashes (`pieces`, hex; version 2
+//! of the file), so unchanged files are never read again. A version-1 cache still gives the hash
+//! of one-piece files; a multi-piece file without pieces counts as a miss and is read once more. Written as temp file + fsync +
 //! rename, so a crash leaves the old cache or the new one, never a torn one.
 //!
 //! The cache is the catalog itself: it is written from a snapshot of the offered files (cheap to
@@ -14,10 +16,13 @@ use std::path::{Path, PathBuf};
 use serde::ser::{SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
 
+use super::pieces::{Digest, Pieces};
 use super::scan::Stat;
 use super::Files;
 
 const FILE_NAME: &str = "hash-cache.json";
+/// Version 2 added `pieces`.
+const VERSION: u32 = 2;
 
 #[derive(Deserialize)]
 struct Record<'a> {
@@ -28,6 +33,8 @@ struct Record<'a> {
     ino: u64,
     #[serde(borrow)]
     hash: Cow<'a, str>,
+    #[serde(borrow, default)]
+    pieces: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -39,7 +46,10 @@ struct Stored<'a> {
 
 /// The cache as read at start-up: display path -> (size, mtime_ns, ino) and hash, borrowing
 /// the file's bytes.
-pub struct Loaded<'a>(HashMap<Cow<'a, str>, (Key, blake3::Hash)>);
+pub struct Loaded<'a>(HashMap<Cow<'a, str>, Cached<'a>>);
+
+/// A cache record: the stat it was hashed at, the hash, and the piece hashes (hex), if any.
+type Cached<'a> = (Key, blake3::Hash, Option<Cow<'a, str>>);
 
 /// What a cached hash was computed at: size, mtime_ns, inode.
 type Key = (u64, u64, u64);
@@ -59,12 +69,12 @@ pub fn parse(data: &[u8]) -> Loaded<'_> {
         return Loaded(HashMap::new());
     }
     let map = match serde_json::from_slice::<Stored>(data) {
-        Ok(s) if s.version == 1 => s
+        Ok(s) if s.version == 1 || s.version == VERSION => s
             .entries
             .into_iter()
             .filter_map(|r| {
                 let hash = blake3::Hash::from_hex(&*r.hash).ok()?;
-                Some((r.path, ((r.size, r.mtime_ns, r.ino), hash)))
+                Some((r.path, ((r.size, r.mtime_ns, r.ino), hash, r.pieces)))
             })
             .collect(),
         Ok(_) => HashMap::new(),
@@ -77,10 +87,22 @@ pub fn parse(data: &[u8]) -> Loaded<'_> {
 }
 
 impl Loaded<'_> {
-    /// The cached hash of `path` when the file still has the stat it was hashed at.
-    pub fn get(&self, path: &str, stat: &Stat) -> Option<blake3::Hash> {
-        let (key, hash) = self.0.get(path)?;
-        (*key == (stat.size, stat.mtime_ns, stat.ino)).then_some(*hash)
+    /// The cached hashes of `path` when the file still has the stat it was hashed at (and the
+    /// piece hashes fit its size).
+    pub fn get(&self, path: &str, stat: &Stat) -> Option<Digest> {
+        let (key, hash, pieces) = self.0.get(path)?;
+        if *key != (stat.size, stat.mtime_ns, stat.ino) {
+            return None;
+        }
+        let pieces = match pieces {
+            Some(hex) => Pieces::from_hex(hex)?,
+            None => Pieces::default(),
+        };
+        let fits = pieces.fits(stat.size);
+        fits.then_some(Digest {
+            hash: *hash,
+            pieces,
+        })
     }
 }
 
@@ -98,7 +120,7 @@ struct Entries<'a>(&'a Files);
 impl Serialize for Out<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("Stored", 2)?;
-        st.serialize_field("version", &1u32)?;
+        st.serialize_field("version", &VERSION)?;
         st.serialize_field("entries", &Entries(self.0))?;
         st.end()
     }
@@ -113,6 +135,8 @@ impl Serialize for Entries<'_> {
             mtime_ns: u64,
             ino: u64,
             hash: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pieces: Option<String>,
         }
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for e in self.0.values() {
@@ -123,6 +147,7 @@ impl Serialize for Entries<'_> {
                 mtime_ns: e.stat.mtime_ns,
                 ino: e.stat.ino,
                 hash: hex.as_str(),
+                pieces: (!e.pieces.stored().is_empty()).then(|| e.pieces.to_hex()),
             })?;
         }
         seq.end()
@@ -147,12 +172,40 @@ mod tests {
         save(dir.path(), &Snapshot::of(1, [e]).entries).unwrap();
         let bytes = read(dir.path());
         let loaded = parse(&bytes);
-        assert_eq!(loaded.get("a/b.txt", &stat), Some(blake3::hash(b"abc")));
+        assert_eq!(
+            loaded.get("a/b.txt", &stat),
+            Some(Digest::whole(blake3::hash(b"abc")))
+        );
         let other = Stat {
             mtime_ns: 8,
             ..stat
         };
         assert_eq!(loaded.get("a/b.txt", &other), None);
         assert_eq!(loaded.get("a/c.txt", &stat), None);
+    }
+
+    #[test]
+    fn piece_hashes_survive_and_a_cache_without_them_is_a_miss_for_big_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let stat = Stat {
+            size: (2 << 20) + 1,
+            mtime_ns: 7,
+            ino: 9,
+            dev: 1,
+        };
+        let pieces = Pieces::of(vec![[1; 32], [2; 32], [3; 32]]);
+        let e = Entry::new("big.bin", stat, blake3::hash(b"big"), Path::new("/x"))
+            .with_pieces(pieces.clone());
+        save(dir.path(), &Snapshot::of(1, [e]).entries).unwrap();
+        let bytes = read(dir.path());
+        let got = parse(&bytes).get("big.bin", &stat).unwrap();
+        assert_eq!(got.pieces, pieces);
+        // The same record as version 1 wrote it (no pieces): read again, not offered pieceless.
+        let old = format!(
+            r#"{{"version":1,"entries":[{{"path":"big.bin","size":{},"mtime_ns":7,"ino":9,"hash":"{}"}}]}}"#,
+            stat.size,
+            blake3::hash(b"big").to_hex()
+        );
+        assert_eq!(parse(old.as_bytes()).get("big.bin", &stat), None);
     }
 }

@@ -159,7 +159,7 @@ fn initial_scan(
     walker: &Walker,
     state_dir: &Path,
     prefixes: &[String],
-) -> Vec<Vec<(Found, Option<blake3::Hash>)>> {
+) -> Vec<Vec<(Found, Option<super::Digest>)>> {
     let bytes = cache::read(state_dir);
     let cache = cache::parse(&bytes);
     let mut key = String::new();

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::pieces::{Digest, Pieces};
 use super::scan::Stat;
 
 /// A file's id: the first 16 bytes of BLAKE3 over its display path, so it is stable across
@@ -97,6 +98,8 @@ pub struct Entry {
     pub hash: blake3::Hash,
     /// Size, mtime, inode and device when it was hashed.
     pub stat: Stat,
+    /// Piece hashes of a file of several pieces (nothing stored for one piece).
+    pub pieces: Pieces,
     /// From the extension, by table lookup (`application/octet-stream` when unknown).
     pub mime: &'static str,
     source: Source,
@@ -110,6 +113,7 @@ impl Entry {
             path: path.into(),
             hash,
             stat,
+            pieces: Pieces::default(),
             mime: mime_of(path),
             source: Source::Link(real.into()),
         }
@@ -120,7 +124,7 @@ impl Entry {
     pub(super) fn found(
         path: Arc<str>,
         stat: Stat,
-        hash: blake3::Hash,
+        digest: Digest,
         root: &Arc<Path>,
         skip: usize,
         link: Option<&Arc<Path>>,
@@ -136,10 +140,22 @@ impl Entry {
             id: FileId::of(&path),
             mime: mime_of(&path),
             path,
-            hash,
+            hash: digest.hash,
+            pieces: digest.pieces,
             stat,
             source,
         }
+    }
+
+    /// With the piece hashes of a multi-piece file (tests and tools).
+    pub fn with_pieces(mut self, pieces: Pieces) -> Entry {
+        self.pieces = pieces;
+        self
+    }
+
+    /// Every piece hash of this file, in order (one, the file hash, for a one-piece file).
+    pub fn piece_hashes(&self) -> Option<Vec<[u8; 32]>> {
+        self.pieces.all(&self.hash, self.stat.size)
     }
 
     pub fn size(&self) -> u64 {
@@ -202,7 +218,7 @@ mod tests {
         let e = Entry::found(
             "incoming/a/b.txt".into(),
             Stat::default(),
-            blake3::hash(b""),
+            Digest::whole(blake3::hash(b"")),
             &root,
             "incoming/".len(),
             None,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::inotify::is_under;
 use super::scan::{Found, Stat};
-use super::{Entry, FileId, Files, Progress};
+use super::{Digest, Entry, FileId, Files, Progress};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -49,10 +49,10 @@ impl RootInfo {
 }
 
 /// How a file came to be looked at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     /// The initial scan, with the hash cached for exactly this stat, if any.
-    Start(Option<blake3::Hash>),
+    Start(Option<Digest>),
     /// An event or a rescan.
     Seen,
 }
@@ -151,7 +151,7 @@ impl FileMap {
         self.dirty = true;
     }
 
-    fn offer(&mut self, key: &Arc<str>, f: &FileState, hash: blake3::Hash) {
+    fn offer(&mut self, key: &Arc<str>, f: &FileState, hash: Digest) {
         let root = &self.roots[f.root];
         let e = Entry::found(
             key.clone(),
@@ -279,12 +279,7 @@ impl FileMap {
     }
 
     /// A hash came back: offer the file, or let it settle again if it changed meanwhile.
-    pub fn hashed(
-        &mut self,
-        key: &Arc<str>,
-        stat: Stat,
-        res: std::io::Result<Option<blake3::Hash>>,
-    ) {
+    pub fn hashed(&mut self, key: &Arc<str>, stat: Stat, res: std::io::Result<Option<Digest>>) {
         let now = Instant::now();
         let Some(f) = self.files.get_mut(key) else {
             return;

@@ -9,10 +9,11 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use super::files::Job;
+use super::pieces::Digest;
 use super::scan::Stat;
 
 /// A file's hash result: `None` when it changed while being read.
-pub type Hashed = (Arc<str>, Stat, std::io::Result<Option<blake3::Hash>>);
+pub type Hashed = (Arc<str>, Stat, std::io::Result<Option<Digest>>);
 
 /// Results are reported in batches of at most this many files or bytes.
 const BATCH_FILES: usize = 64;
@@ -95,13 +96,13 @@ impl HashPool {
     }
 }
 
-/// BLAKE3 of a file, or `None` when it changed while being read.
-fn hash_file(real: &Path, expect: Stat) -> std::io::Result<Option<blake3::Hash>> {
+/// BLAKE3 of a file and its pieces, or `None` when it changed while being read.
+fn hash_file(real: &Path, expect: Stat) -> std::io::Result<Option<Digest>> {
     let file = std::fs::File::open(real)?;
     if Stat::of(&file.metadata()?) != expect {
         return Ok(None);
     }
-    let hash = match super::hash::hash_file(&file, expect.size) {
+    let hash = match super::hash::digest_file(&file, expect.size) {
         Ok(h) => h,
         // Truncated while being read: it will settle again and be hashed again.
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),

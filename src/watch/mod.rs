@@ -27,6 +27,7 @@ pub mod hash;
 mod hashing;
 mod ignore;
 mod inotify;
+pub mod pieces;
 mod scan;
 mod stats;
 
@@ -39,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::WatchConfig;
 pub use entry::{entry_id, Entry, FileId};
 pub use ignore::Ignore;
+pub use pieces::{Digest, Pieces};
 pub use scan::Stat;
 pub use stats::Stats;
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import puppeteer from 'puppeteer-core';
+import { capture, drain } from './wire.mjs';
 
 export const BIN = resolve(process.argv[2] || '../../target/debug/peerbox');
 export const HOST = process.env.WEBTEST_HOST || '10.77.0.1';
@@ -121,8 +122,22 @@ export async function openFirefox() {
   };
 }
 
-// One small page API over both drivers.
+// One small page API over both drivers. Every page records its control messages (wire.mjs);
+// they are checked against the JSON Schema before it navigates and when it closes.
+async function closeChecked(evaluate, close) {
+  let bad = null;
+  try {
+    await drain(evaluate);
+  } catch (err) {
+    bad = err;
+  }
+  await close();
+  if (bad) throw bad;
+}
 export function wrapPlaywright(page) {
+  const installed = page.addInitScript(capture);
+  installed.catch(() => {});
+  const evaluate = (fn) => page.evaluate(fn);
   return {
     raw: page, // the driver's own page, for what only one driver has (permissions, CDP)
     acceptDialogs: () => page.on('dialog', (d) => d.accept()),
@@ -131,21 +146,32 @@ export function wrapPlaywright(page) {
       p.catch(() => {}); // a test that fails earlier must not crash the runner
       return p;
     },
-    goto: (url) => page.goto(url),
+    goto: async (url) => {
+      await installed;
+      await drain(evaluate);
+      return page.goto(url);
+    },
     eval: (fn, arg) => page.evaluate(fn, arg),
     waitFor: (fn, arg, ms = 20000) => page.waitForFunction(fn, arg, { timeout: ms }),
     fill: (sel, v) => page.fill(sel, v),
     click: (sel) => page.click(sel),
     setFiles: (sel, files) => page.setInputFiles(sel, files),
     screenshot: (path) => page.screenshot({ path, fullPage: true }),
-    close: () => page.close(),
+    close: () => closeChecked(evaluate, () => page.close()),
   };
 }
 export function wrapPuppeteer(page) {
+  const installed = page.evaluateOnNewDocument(capture);
+  installed.catch(() => {});
+  const evaluate = (fn) => page.evaluate(fn);
   return {
     raw: page,
     acceptDialogs: () => page.on('dialog', (d) => d.accept()),
-    goto: (url) => page.goto(url),
+    goto: async (url) => {
+      await installed;
+      await drain(evaluate);
+      return page.goto(url);
+    },
     eval: (fn, arg) => page.evaluate(fn, arg),
     waitFor: (fn, arg, ms = 20000) => page.waitForFunction(fn, { timeout: ms }, arg),
     fill: async (sel, v) => { await page.$eval(sel, (e) => { e.value = ''; }); await page.type(sel, v); },
@@ -164,7 +190,7 @@ export function wrapPuppeteer(page) {
     },
     setFiles: async (sel, files) => (await page.$(sel)).uploadFile(...files),
     screenshot: (path) => page.screenshot({ path, fullPage: true }),
-    close: () => page.close(),
+    close: () => closeChecked(evaluate, () => page.close()),
   };
 }
 

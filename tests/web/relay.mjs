@@ -83,6 +83,9 @@ try {
   console.log(`  relay: 50 MiB in ${secs.toFixed(1)} s (${(52.4288 / secs).toFixed(1)} MB/s incl. hashing), pair ${pair.join('/')}, `
     + `${mib.toFixed(0)} MiB relayed (both legs), daemon CPU ${cpuUsed.toFixed(2)} s = ${(1000 * cpuUsed / mib).toFixed(1)} ms per MiB relayed`);
   console.log('ok   relay: 50 MiB between isolated browsers through the TURN relay, verified');
+  // Closing through the harness checks both pages' control messages against the schema (wire.mjs).
+  await a.p.close();
+  await b.p.close();
   await a.browser.close();
   await b.browser.close();
 } catch (err) {

@@ -13,6 +13,8 @@ import * as media from './media.js';
 import * as phone from './phone.js';
 import { Catalog } from './catalog.js';
 import { HttpCatalog, httpDownload, httpUpload, pageDownloadOk, resumes, settings } from './http-transfer.js';
+import * as swarmStore from './swarm-store.js';
+import { active as swarmActive, finished as swarmFinished } from './swarm.js';
 
 const params = new URLSearchParams(location.search);
 const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -29,9 +31,40 @@ const sig = new Signaling(room);
 const http = { on: false, reason: '' };
 /** A seeder link that has not opened after this long counts as failed (fallback to HTTP). */
 const SEEDER_CONNECT_MS = 10_000;
+/** Sessions for swarm downloads (swarm.js): the seeder's, and links to peers made on demand. */
+const swarmLinks = {
+  /** Whether other browsers are in the room (then a download uses the swarm). */
+  others: () => state.roster.some((p) => p.kind === 'browser' && p.name !== sig.name),
+  seeder() {
+    const s = state.seeder && state.links.get(state.seeder)?.session;
+    return s?.ready && s.version >= 3 ? s : null;
+  },
+  peer(name) {
+    if (name === sig.name || !state.roster.some((p) => p.name === name && p.kind === 'browser')) return null;
+    const entry = state.links.get(name) || connectTo(name, true);
+    const s = entry.session;
+    return s.ready && s.version >= 3 && s.channel?.readyState === 'open' ? s : null;
+  },
+};
+swarmStore.onHave((hash, pieces) => swarmLinks.seeder()?.send({ type: 'have', hash, pieces }));
+swarmStore.onServedReport((bytes) => {
+  const s = swarmLinks.seeder();
+  s?.send({ type: 'served', bytes });
+  return !!s;
+});
+const swarm = {
+  settings: swarmStore.settings, stats: swarmStore.stats, hooks: swarmStore.hooks, active: swarmActive, finished: swarmFinished, setReseed: swarmStore.setReseed,
+  /** Where the held pieces of the file with `hash` are served from: 'memory', 'opfs' or undefined. */
+  kindOf: (hash) => swarmStore.held.get(hash)?.kind,
+  /** The version-3 session to the page `name` (connecting to it when needed), or null. */
+  peer: (name) => swarmLinks.peer(name),
+};
 globalThis.peerbox = {
-  state, sig, resumeStats, handover, sinks: capabilities(), http, httpResumes: resumes, awake: phone.awake, notifications: phone.notifications,
+  state, sig, resumeStats, handover, sinks: capabilities(), http, httpResumes: resumes, awake: phone.awake, notifications: phone.notifications, swarm,
 }; // for tests and debugging
+const reseedBox = $('reseed');
+reseedBox.checked = swarmStore.settings.reseed;
+reseedBox.addEventListener('change', () => swarmStore.setReseed(reseedBox.checked));
 cleanupStale();
 
 // The file list at once from /catalog.json (one small request), instead of after the seeder's
@@ -136,6 +169,8 @@ sig.addEventListener('signal', async (ev) => {
   const { from, signal } = ev.detail;
   let entry = state.links.get(from);
   if (signal.kind === 'bye') {
+    // A bye naming another offer's ufrag is for an earlier attempt (it crossed our new one).
+    if (signal.ufrag && entry && signal.ufrag !== entry.link.ufrag()) return;
     view.banner(`The connection to ${from} broke (${signal.reason}); reconnecting…`);
     if (entry) dropLink(from, entry, signal.reason);
     return;
@@ -179,12 +214,12 @@ function connectTo(remote, offerer) {
     offerer,
     sendSignal: (to, signal) => sig.signal(to, signal),
   });
-  const session = new Session(link, { me: sig.name, remote, view: catalogView, seeder: remote === state.seeder });
+  const session = new Session(link, { me: sig.name, remote, view: catalogView, seeder: remote === state.seeder, links: swarmLinks });
   const entry = { link, session };
   state.links.set(remote, entry);
   link.addEventListener('failed', () => {
     view.banner(`Could not reach ${remote} directly (network blocks peer-to-peer).`);
-    sig.signal(remote, { kind: 'bye', reason: 'ICE/DTLS connection failed in the browser' });
+    sig.signal(remote, { kind: 'bye', reason: 'ICE/DTLS connection failed in the browser', ufrag: link.ufrag() });
     dropLink(remote, entry, 'connection failed');
   });
   // The seeder closes its channels when it restarts; its transfers pause and resume on the

@@ -68,7 +68,9 @@ export class Catalog extends EventTarget {
       node.count += 1;
       node.size += f.size;
     }
-    f.lower = f.path.toLowerCase();
+    // Paths are the names on disk, byte for byte (a file copied from a Mac may be decomposed):
+    // search compares NFC forms, so `café` finds it however either side spelled it.
+    f.lower = f.path.normalize('NFC').toLowerCase();
     node.files.set(name, f);
     this.files.set(f.id, f);
   }
@@ -186,9 +188,9 @@ export class Catalog extends EventTarget {
     }
   }
 
-  /** Every file whose path contains `text` (case-insensitive), by path. */
+  /** Every file whose path contains `text` (case-insensitive, any Unicode normalization), by path. */
   search(text, limit = Infinity) {
-    const needle = text.toLowerCase();
+    const needle = text.normalize('NFC').toLowerCase();
     const out = [];
     for (const f of this.files.values()) {
       if (f.lower.includes(needle)) {

@@ -92,6 +92,13 @@ export class PeerLink extends EventTarget {
     for (const c of list) await (c ? this.pc.addIceCandidate(c) : this.pc.addIceCandidate()).catch(() => {});
   }
 
+  /** The `a=ice-ufrag` of the offer this connection began with: what ties a `bye` to it. */
+  ufrag() {
+    const offer = this.offerer ? this.pc.localDescription : this.pc.remoteDescription;
+    const m = /^a=ice-ufrag:(\S+)/m.exec(offer?.sdp || '');
+    return m ? m[1] : undefined;
+  }
+
   close() {
     this.closed = true;
     for (const ch of Object.values(this.channels)) ch.close();

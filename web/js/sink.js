@@ -103,8 +103,17 @@ class OpfsSink {
     return opfs('write', { key: this.key, offset, data: buf }, [buf]);
   }
 
+  /** The finished file in OPFS, as a disk-backed File (what re-seeding serves from). */
+  async file() {
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle('peerbox-incoming');
+    return (await dir.getFileHandle(this.key)).getFile();
+  }
+
+  /** Hands the file to the browser's downloads; returns it as a disk-backed File. */
   async finish() {
     await opfs('close', { key: this.key });
+    const file = await this.file();
     try {
       await serviceWorker();
       const url = `/__peerbox_download/${encodeURIComponent(this.key)}/${encodeURIComponent(this.name)}?type=${encodeURIComponent(this.mime || 'application/octet-stream')}`;
@@ -120,14 +129,12 @@ class OpfsSink {
       // No service worker (blocked, or a certificate the browser only half trusts): the OPFS
       // file is still on disk, and a File from it is disk-backed, so hand that over instead.
       console.warn('service worker unavailable; saving from OPFS directly', err);
-      const root = await navigator.storage.getDirectory();
-      const dir = await root.getDirectoryHandle('peerbox-incoming');
-      const file = await (await dir.getFileHandle(this.key)).getFile();
       const url = URL.createObjectURL(new Blob([file], { type: this.mime || 'application/octet-stream' }));
       triggerDownload(url, this.name);
       setTimeout(() => URL.revokeObjectURL(url), 60_000);
       handover.last = 'opfs-file';
     }
+    return file;
   }
 
   abort() {
@@ -180,6 +187,14 @@ class MemorySink {
     this.blobs = [];
     this.pending = [];
   }
+}
+
+/** Hands a finished Blob to the browser's downloads (the memory path). */
+export function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  triggerDownload(url, name);
+  handover.last = 'memory';
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 function triggerDownload(url, name) {

@@ -1,4 +1,4 @@
-// The transfer protocol (docs/protocol.md, version 2) in the browser: one DataChannel labelled
+// The transfer protocol (docs/protocol.md, version 3) in the browser: one DataChannel labelled
 // "peerbox" carries JSON control messages and binary chunk frames
 // (u8 kind=1, u32 transfer id, u64 offset, big endian, then data; at most the link's message
 // size in all: the smaller of the two sides' a=max-message-size, 64 KiB to 256 KiB).
@@ -7,18 +7,18 @@
 import * as fmt from './format.js';
 import { Blake3, hashBlob } from './hash.js';
 import { Catalog } from './catalog.js';
-import { createSink, sizeWarning } from './sink.js';
+import { capabilities, createSink, memoryLimit, sizeWarning } from './sink.js';
+import { swarmDownload } from './swarm.js';
 import { pageDownloadOk } from './http-transfer.js';
+import { HEADER, MAX_FRAME, sendFrames } from './frames.js';
+import { serveRange } from './reseed.js';
+import * as store from './swarm-store.js';
 import { notify, whenVisible } from './phone.js';
 
 /** The highest transfer-protocol version this page speaks (docs/protocol.md, Versions). */
-export const PROTOCOL_VERSION = 2;
-const HEADER = 13;
-/** Largest frame this client sends: 64 KiB measured faster into Chromium than 256 KiB. */
-const MAX_FRAME = 65536;
+export const PROTOCOL_VERSION = 3;
 /** The frame size every WebRTC peer accepts (RFC 8841's default message size). */
 const BASE_FRAME = 65536;
-const HIGH_WATER = 1 << 20;
 const LOW_WATER = 256 << 10;
 const READ_SLICE = 4 << 20;
 /** A download with no new bytes for this long is failed and cancelled, never left hanging. */
@@ -33,7 +33,7 @@ const paused = new Map(); // remote -> {downloads: [d], uploads: [up], timer}
 export const resumeStats = { downloads: 0, uploads: 0, lastOffset: 0 };
 
 /** Counts a transfer continued at `offset` (`kind`: 'downloads' or 'uploads'). */
-function countResume(kind, offset) {
+export function countResume(kind, offset) {
   resumeStats[kind] += 1;
   resumeStats.lastOffset = offset;
 }
@@ -78,8 +78,9 @@ function unpause(remote) {
 }
 
 export class Session {
-  constructor(link, { me, remote, view, seeder }) {
+  constructor(link, { me, remote, view, seeder, links }) {
     this.link = link;
+    this.links = links; // the page's sessions, for swarm downloads (app.js)
     this.seeder = seeder;
     this.me = me;
     this.remote = remote;
@@ -90,6 +91,9 @@ export class Session {
     // The seeder's files (catalog.js); browsers share none.
     this.catalog = seeder ? new Catalog((m) => this.send(m)) : null;
     this.queue = []; // uploads waiting for the channel
+    this.ranges = new Map(); // id -> {onChunk(offset, bytes), onEnd(m), onFail(text)}: pieces we fetch
+    this.serving = new Map(); // id -> {stopped}: ranges of held pieces we send (re-seeding)
+    this.swarmListeners = new Set(); // fn(m) for piece_hashes and sources
     this.ready = false;
     link.addEventListener('open', () => this.onOpen());
     link.addEventListener('message', (ev) => this.onMessage(ev.detail.data));
@@ -156,11 +160,19 @@ export class Session {
       case 'download':
         this.send({ type: 'refuse', transfer_id: m.transfer_id, code: 'not_found', message: 'this browser shares no catalog' });
         break;
+      case 'download_range':
+        serveRange(this, m);
+        break;
+      case 'piece_hashes':
+      case 'sources':
+        for (const fn of this.swarmListeners) fn(m);
+        break;
       case 'progress':
         this.uploads.get(m.transfer_id)?.row.progress(m.offset);
         break;
       case 'end':
-        this.onEnd(m);
+        if (this.ranges.has(m.transfer_id)) this.endRange(m.transfer_id, (r) => r.onEnd(m));
+        else this.onEnd(m);
         break;
       case 'done': {
         const up = this.uploads.get(m.transfer_id);
@@ -173,6 +185,14 @@ export class Session {
       case 'refuse':
       case 'cancel':
       case 'error':
+        if (this.ranges.has(m.transfer_id)) {
+          this.endRange(m.transfer_id, (r) => r.onFail(`${m.type}: ${m.code}`, m.code));
+          break;
+        }
+        if (this.serving.has(m.transfer_id)) {
+          this.serving.get(m.transfer_id).stopped = true;
+          break;
+        }
         this.fail(m.transfer_id, `${m.type === 'cancel' ? 'Canceled' : 'Failed'}: ${m.message || m.code}`);
         break;
       default:
@@ -184,6 +204,17 @@ export class Session {
 
   async download(file) {
     if (!(await pageDownloadOk(file))) return;
+    if (this.links?.others() && this.version >= 3 && (!capabilities().streaming || file.size <= memoryLimit())) {
+      // Version 3 with other browsers in the room: pieces from the seeder and from those pages
+      // at once, held in memory until verified (on https then written to OPFS, so only files
+      // that fit the memory path swarm there). Alone in the room, one stream from the seeder
+      // (fewer round trips; measured faster on a lossy link), whose file is then held for
+      // re-seeding.
+      swarmDownload(file, { links: this.links, view: this.view, seederName: this.remote }).catch((err) => {
+        console.warn('swarm download failed', err);
+      });
+      return;
+    }
     const id = this.id();
     const name = file.path.split('/').pop();
     const d = this.startReceive(id, { name, size: file.size, hash: file.hash, mime: file.mime });
@@ -269,6 +300,11 @@ export class Session {
     const view = new DataView(buf);
     const id = view.getUint32(1);
     const offset = Number(view.getBigUint64(5));
+    const r = this.ranges.get(id);
+    if (r) {
+      r.onChunk(offset, new Uint8Array(buf, HEADER));
+      return;
+    }
     const d = this.downloads.get(id);
     if (!d) return;
     if (offset !== d.got) {
@@ -300,11 +336,36 @@ export class Session {
       d.sink.abort();
       return;
     }
-    await d.sink.finish();
+    const blob = await d.sink.finish();
+    // A verified whole file (memory blobs, or the OPFS file on https) is served to pages that
+    // join later (re-seeding).
+    if (blob instanceof Blob && this.version >= 3) store.holdWhole(hex, d.size, blob, d.sink.kind);
     d.row.done(`Verified and saved · ${fmt.bytes(d.size)}`);
     d.row.hash = hex;
     // A sending browser learns that its file arrived intact (the seeder's `end` needs no reply).
     if (!this.seeder) this.send({ type: 'done', transfer_id: m.transfer_id });
+  }
+
+  // ---- the swarm (version 3): ranges we fetch, ranges of held pieces we serve ------------------
+
+  /** Asks for `length` bytes at `offset` of `fileId` (catalog id, or hash towards a browser). */
+  requestRange(fileId, offset, length, handlers) {
+    const id = this.id();
+    this.ranges.set(id, handlers);
+    this.send({ type: 'download_range', transfer_id: id, file_id: fileId, offset, length });
+    return id;
+  }
+
+  /** Stops fetching range `id` (another source won the race, or it stalled). */
+  cancelRange(id) {
+    if (!this.ranges.delete(id)) return;
+    this.send({ type: 'cancel', transfer_id: id, code: 'canceled' });
+  }
+
+  endRange(id, fn) {
+    const r = this.ranges.get(id);
+    this.ranges.delete(id);
+    if (r) fn(r);
   }
 
   // ---- sending ------------------------------------------------------------------------------
@@ -349,24 +410,11 @@ export class Session {
       countResume('uploads', offset);
     }
     up.row.progress(offset);
-    const frame = this.frameBytes - HEADER;
+    const stopped = () => !this.uploads.has(m.transfer_id);
     while (offset < up.file.size) {
-      if (!this.uploads.has(m.transfer_id) || ch.readyState !== 'open') return;
+      if (stopped() || ch.readyState !== 'open') return;
       const slice = new Uint8Array(await up.file.slice(offset, offset + READ_SLICE).arrayBuffer());
-      for (let i = 0; i < slice.length; i += frame) {
-        const part = slice.subarray(i, i + frame);
-        const buf = new Uint8Array(HEADER + part.length);
-        const dv = new DataView(buf.buffer);
-        dv.setUint8(0, 1);
-        dv.setUint32(1, m.transfer_id);
-        dv.setBigUint64(5, BigInt(offset + i));
-        buf.set(part, HEADER);
-        if (ch.bufferedAmount > HIGH_WATER) {
-          await new Promise((resolve) => ch.addEventListener('bufferedamountlow', resolve, { once: true }));
-        }
-        if (ch.readyState !== 'open') return;
-        ch.send(buf);
-      }
+      if (!(await sendFrames(ch, m.transfer_id, offset, slice, this.frameBytes, stopped))) return;
       offset += slice.length;
     }
     this.send({ type: 'end', transfer_id: m.transfer_id, size: up.file.size, hash: up.hash });
@@ -398,6 +446,8 @@ export class Session {
   /** The connection is gone: running transfers wait for the peer to come back (see pause). */
   close(reason) {
     this.closed = true;
+    for (const id of [...this.ranges.keys()]) this.endRange(id, (r) => r.onFail(`Interrupted: ${reason}`, 'closed'));
+    for (const job of this.serving.values()) job.stopped = true;
     const downloads = [...this.downloads.values()];
     const uploads = [...this.uploads.values()].filter((u) => u.hash);
     for (const [id, u] of this.uploads) if (!u.hash) this.fail(id, `Interrupted: ${reason}`);
