@@ -850,6 +850,16 @@ where
             self.poll_writes().await?;
             self.poll_events().await;
             self.poll_reads().await?;
+            // Handling events can queue packets: the core advances its handlers while it is
+            // polled for events (ICE's selected pair starts the DTLS handshake, a finished DTLS
+            // handshake starts SCTP's INIT, a finished SCTP handshake sends DCEP's OPEN).
+            // Without this second flush they wait in the core until the next timer or
+            // datagram wakes the loop: with nothing else going on, the ICE check interval
+            // (200 ms), once per step of a connection's set-up.
+            let writes = Self::drain_core_writes(self.inner.clone()).await;
+            if !writes.is_empty() {
+                self.flush_writes(writes).await;
+            }
 
             // Wake senders blocked in `DataChannel::writable()`: the poll_* passes above
             // applied any SCTP buffer releases (acked/abandoned bytes) to the per-channel
