@@ -139,6 +139,13 @@ async fn ttfb(d: &Daemon, runs: usize) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // `RUST_LOG=peerbox=debug,rtc_sctp=debug` traces a slow run (the client runs in here).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().collect();
     let usage = "usage: bench_transfer PEERBOX (concurrency [MIB] | ttfb [RUNS])";
     let bin = std::path::PathBuf::from(args.get(1).expect(usage));
