@@ -62,7 +62,9 @@ async fn concurrency(d: &Daemon, mib: usize) {
     write_file(&d.share().join("big.bin"), mib);
     let bytes = (mib << 20) as f64;
     let (mut one, f) = ready(d, "big.bin").await;
+    let (daemon0, own0) = (cpu_secs(d.pid()), cpu_secs(std::process::id()));
     let single = one.fetch(&f, |_| {}).await.expect("single download");
+    let (daemon1, own1) = (cpu_secs(d.pid()), cpu_secs(std::process::id()));
     one.close().await;
     println!(
         "single_mb_s {:.1}",
@@ -72,6 +74,7 @@ async fn concurrency(d: &Daemon, mib: usize) {
     for _ in 0..4 {
         clients.push(ready(d, "big.bin").await);
     }
+    let (daemon2, own2) = (cpu_secs(d.pid()), cpu_secs(std::process::id()));
     let t0 = Instant::now();
     let runs = clients.into_iter().map(|(mut c, f)| {
         tokio::spawn(async move {
@@ -82,6 +85,22 @@ async fn concurrency(d: &Daemon, mib: usize) {
     });
     let results = futures_util::future::join_all(runs).await;
     let wall = t0.elapsed().as_secs_f64();
+    let (daemon3, own3) = (cpu_secs(d.pid()), cpu_secs(std::process::id()));
+    // CPU seconds per GiB moved, daemon and clients: whether four links cost more per byte.
+    let gib = bytes / (1u64 << 30) as f64;
+    println!(
+        "single_daemon_cpu_s_per_gib {:.1}",
+        (daemon1 - daemon0) / gib
+    );
+    println!("single_client_cpu_s_per_gib {:.1}", (own1 - own0) / gib);
+    println!(
+        "four_daemon_cpu_s_per_gib {:.1}",
+        (daemon3 - daemon2) / (4.0 * gib)
+    );
+    println!(
+        "four_client_cpu_s_per_gib {:.1}",
+        (own3 - own2) / (4.0 * gib)
+    );
     for (i, r) in results.iter().enumerate() {
         let r = r.as_ref().expect("task");
         println!("each_{i}_mb_s {:.1}", bytes / 1e6 / r.elapsed.as_secs_f64());
@@ -139,6 +158,13 @@ async fn ttfb(d: &Daemon, runs: usize) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // `RUST_LOG=peerbox=debug,rtc_sctp=debug` traces a slow run (the client runs in here).
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let args: Vec<String> = std::env::args().collect();
     let usage = "usage: bench_transfer PEERBOX (concurrency [MIB] | ttfb [RUNS])";
     let bin = std::path::PathBuf::from(args.get(1).expect(usage));

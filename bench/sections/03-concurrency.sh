@@ -19,7 +19,10 @@ cat >"$BENCH_OUT" <<MD
 | Four at once, each | $(v each_0_mb_s), $(v each_1_mb_s), $(v each_2_mb_s), $(v each_3_mb_s) |
 | **Four at once, aggregate** | **$(v aggregate_mb_s)** ($(v ratio)x the single download) |
 
-Daemon CPU time over the whole section: $(v cpu_secs) s.
+Daemon CPU time over the whole section: $(v cpu_secs) s. CPU seconds per GiB moved, one
+download against four at once: daemon $(v single_daemon_cpu_s_per_gib) vs
+$(v four_daemon_cpu_s_per_gib), the clients (bench process) $(v single_client_cpu_s_per_gib) vs
+$(v four_client_cpu_s_per_gib).
 
 **How it was measured.** \`examples/bench_transfer.rs\` starts the release binary on 127.0.0.1
 (\`seeder.webrtc.udp_bind = ["127.0.0.1"]\`) with one $MIB MiB file of incompressible bytes in

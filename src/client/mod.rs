@@ -187,6 +187,7 @@ impl Client {
         )
         .await
         .map_err(step("the signaling server"))??;
+        tracing::debug!("client: signaling open");
         signaling.send(json!({"type": "join", "room": room}))?;
         let seeder = tokio::time::timeout(opts.timeout, async {
             loop {
@@ -206,6 +207,7 @@ impl Client {
         .await
         .map_err(|_| ClientError::NoSeeder(room.clone()))??;
 
+        tracing::debug!(%seeder, "client: seeder found");
         let stop = CancellationToken::new();
         let bind = if opts.bind.is_empty() {
             bind_for(&host_port)
@@ -220,12 +222,14 @@ impl Client {
         let offer = peers.create_offer(&seeder, &[CHANNEL_LABEL]).await?;
         let ufrag = sdp_ufrag(&offer).unwrap_or_default().to_owned();
         signaling.signal(&seeder, json!({"kind": "offer", "sdp": offer}))?;
+        tracing::debug!("client: offer sent");
         let (channel, max_message) = tokio::time::timeout(
             opts.timeout,
             negotiate(&mut signaling, &peers, &mut events, &seeder, &ufrag),
         )
         .await
         .map_err(step("the DataChannel to the seeder"))??;
+        tracing::debug!("client: DataChannel open");
         Ok(Client {
             signaling,
             ufrag,
@@ -425,6 +429,7 @@ async fn negotiate(
                 match s["kind"].as_str() {
                     Some("answer") => {
                         peers.accept_answer(seeder, s["sdp"].as_str().unwrap_or_default()).await?;
+                        tracing::debug!("client: answer applied");
                     }
                     Some("candidate") => {
                         peers.add_candidate(seeder, s["candidate"].as_str().unwrap_or_default()).await?;
@@ -449,6 +454,7 @@ async fn negotiate(
                     return Ok((channel, max_message));
                 }
                 Some(PeerEvent::Closed { reason, .. }) => return Err(ClientError::Closed(reason)),
+                Some(PeerEvent::Connected { .. }) => tracing::debug!("client: ICE and DTLS up"),
                 Some(_) => {}
                 None => return Err(ClientError::Closed("the transport stopped".into())),
             },

@@ -43,6 +43,9 @@ pub struct WebrtcConfig {
     /// Largest DataChannel message accepted and sent: the `a=max-message-size` of the seeder's
     /// SDP. A link uses the smaller of this and what the other side's SDP says.
     pub max_message_bytes: usize,
+    /// Kernel receive and send buffer asked for each UDP socket (0: the kernel's default);
+    /// capped by `net.core.rmem_max` / `wmem_max`.
+    pub udp_buffer_bytes: usize,
 }
 
 impl Default for WebrtcConfig {
@@ -60,6 +63,9 @@ impl Default for WebrtcConfig {
             // median, 256 KiB 18.4 MB/s with longer pauses (a lost packet holds up a whole
             // message, and more data sits behind it).
             max_message_bytes: super::MIN_MESSAGE_BYTES,
+            // Measured on loopback (bench section 4): the Rust client's 208 KiB default
+            // overflowed while its process was busy, and each drop cost a loss recovery.
+            udp_buffer_bytes: 4 << 20,
         }
     }
 }

@@ -28,6 +28,11 @@ use super::{
     WebrtcConfig,
 };
 
+/// How often ICE sends connectivity checks while connecting.
+const ICE_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+/// Checks per candidate pair before it is given up: 1.4 s, as the crate's default.
+const ICE_BINDING_REQUESTS: u16 = 28;
+
 /// Received bytes not yet consumed, per connection; reading stops above the limit.
 pub(super) struct Backlog {
     bytes: AtomicUsize,
@@ -72,6 +77,7 @@ pub(super) struct Shared {
     events: mpsc::UnboundedSender<PeerEvent>,
     conns: Mutex<HashMap<String, Conn>>,
     next_generation: AtomicU64,
+    runtime: Arc<dyn webrtc::runtime::Runtime>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -92,12 +98,14 @@ impl Shared {
         suites: Vec<CipherSuiteId>,
         events: mpsc::UnboundedSender<PeerEvent>,
     ) -> Shared {
+        let buffers = config.udp_buffer_bytes;
         Shared {
             config,
             ips,
             stats: Arc::default(),
             suites,
             events,
+            runtime: Arc::new(super::sockets::BufferedRuntime::new(buffers)),
             conns: Mutex::new(HashMap::new()),
             next_generation: AtomicU64::new(1),
         }
@@ -153,6 +161,11 @@ impl Shared {
             // peer-reflexive; opening a multicast socket can fail on a host without a
             // multicast-capable interface, which must never stop the seeder.
             .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            // Connectivity checks every 50 ms rather than the crate's 200 ms: a check that
+            // finds no pair yet (the remote's candidates trickle in just after) is retried
+            // within 50 ms instead of 200, and nomination follows the first success sooner.
+            // Same give-up time as the default (7 x 200 ms).
+            .with_ice_connection_attempts(Some(ICE_CHECK_INTERVAL), Some(ICE_BINDING_REQUESTS))
             .with_dtls_cipher_suites(self.suites.clone())
             // The DTLS server picks the suite, in its own order (patches/rtc-dtls).
             .with_answering_dtls_role(RTCDtlsRole::Server)
@@ -166,6 +179,7 @@ impl Shared {
             .map(|ip| SocketAddr::new(*ip, port))
             .collect();
         let pc = PeerConnectionBuilder::new()
+            .with_runtime(self.runtime.clone())
             .with_setting_engine(settings)
             .with_handler(Arc::new(handler))
             .with_udp_addrs(addrs)

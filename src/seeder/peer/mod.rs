@@ -20,6 +20,7 @@
 pub mod cipher;
 mod config;
 mod conn;
+mod sockets;
 mod stats;
 
 use std::net::{IpAddr, SocketAddr};

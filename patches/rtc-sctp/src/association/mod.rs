@@ -2005,11 +2005,26 @@ impl Association {
                 highest_reported
             };
 
+            // Tail loss: when the SACK covers the last TSN sent, every DATA sent after the
+            // chunks it reports missing has arrived and no more SACKs are coming to count
+            // miss indications (a receiver that coalesces the SACKs of a burst sends one or
+            // two). Waiting for three would leave a loss in the last window of a transfer, or
+            // of every burst of a small file, to the T3-rtx timer (RTO.min = 1 s, doubled if
+            // it strikes twice). The path delivers in order as far as SCTP can tell, so those
+            // chunks are lost: first transmissions among them are marked at once (the idea of
+            // RFC 5827's early retransmit and of TCP's RACK; lost retransmissions are
+            // `detect_lost_retransmissions`'s business).
+            let tail = highest_reported == self.my_next_tsn.wrapping_sub(1);
             let mut tsn = cum_tsn_ack_point.wrapping_add(1);
             while sna32lt(tsn, max_tsn) {
                 if let Some(c) = self.inflight_queue.get_mut(tsn) {
                     if c.is_outstanding() && c.miss_indicator < 3 {
-                        c.miss_indicator += 1;
+                        c.miss_indicator = if tail && c.nsent == 1 {
+                            self.stats.inc_tail_losses();
+                            3
+                        } else {
+                            c.miss_indicator + 1
+                        };
                         if c.miss_indicator == 3 {
                             // Newly marked chunks: their first packet goes regardless of cwnd.
                             self.will_retransmit_fast = true;

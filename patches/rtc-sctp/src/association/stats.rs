@@ -6,6 +6,7 @@ pub struct AssociationStats {
     n_t3timeouts: u64,
     n_ack_timeouts: u64,
     n_fast_retrans: u64,
+    n_tail_losses: u64,
 }
 
 impl AssociationStats {
@@ -59,6 +60,17 @@ impl AssociationStats {
         self.n_fast_retrans
     }
 
+    /// Counts one DATA chunk marked lost at once because the SACK reporting it missing covered
+    /// the last TSN sent (tail loss).
+    pub fn inc_tail_losses(&mut self) {
+        self.n_tail_losses += 1;
+    }
+
+    /// The number of chunks marked lost by the tail-loss rule.
+    pub fn get_num_tail_losses(&mut self) -> u64 {
+        self.n_tail_losses
+    }
+
     /// Zeroes every counter.
     pub fn reset(&mut self) {
         self.n_datas = 0;
@@ -66,5 +78,6 @@ impl AssociationStats {
         self.n_t3timeouts = 0;
         self.n_ack_timeouts = 0;
         self.n_fast_retrans = 0;
+        self.n_tail_losses = 0;
     }
 }

@@ -25,7 +25,9 @@ fn sent_messages(
 
 #[test]
 fn due_t3_is_not_postponed_by_duplicate_gap_ack() -> Result<()> {
-    let (mut a, now, first) = sent_messages(2, ReliabilityType::Rexmit)?;
+    // Three sent, the second gap-acknowledged: the third is still in flight, so this is not a
+    // tail loss (which would mark the first lost at once).
+    let (mut a, now, first) = sent_messages(3, ReliabilityType::Rexmit)?;
     let sack = ChunkSelectiveAck {
         cumulative_tsn_ack: first.wrapping_sub(1),
         advertised_receiver_window_credit: 65536,

@@ -1798,9 +1798,11 @@ fn test_assoc_timed_reliability_forwards_past_expired_without_extra_backoff() ->
         len,
         "the expired message must not be delivered; only the fresh one may be"
     );
-    assert_eq!(
-        1,
-        pair.client_conn_mut(client_ch).stats.get_num_t3timeouts(),
+    // The SACK for the fresh message covers the last TSN sent, so the tail-loss rule may
+    // recover the expired one (by a ForwardTSN) with no T3-rtx at all; what must not happen is
+    // a second, backed-off T3.
+    assert!(
+        pair.client_conn_mut(client_ch).stats.get_num_t3timeouts() <= 1,
         "the ForwardTSN that unblocks the stream must be sent by the T3 that skipped \
          the expired message, not by the next one; the fresh message arrived at {at:?}"
     );
@@ -3849,6 +3851,52 @@ fn test_assoc_burst_loss_is_recovered_by_fast_retransmit_not_t3() -> Result<()> 
         // 10 ms round trips: a few of them, nowhere near RTO.min (1 s).
         assert!(took < Duration::from_millis(400), "{what}: took {took:?}");
     }
+    Ok(())
+}
+
+#[test]
+fn test_assoc_tail_loss_is_recovered_by_fast_retransmit_not_t3() -> Result<()> {
+    let si: u16 = 1;
+    let (mut pair, client_ch, server_ch) = create_association_pair(AckMode::Normal, 0)?;
+    pair.latency = Duration::from_millis(5);
+    establish_session_pair(&mut pair, client_ch, server_ch, si)?;
+
+    let msg = Bytes::from(vec![7u8; 1000]);
+    let now = pair.time;
+    for _ in 0..400 {
+        pair.client_stream(client_ch, si)?.write_sctp(
+            now,
+            &msg,
+            PayloadProtocolIdentifier::Binary,
+        )?;
+    }
+    // The first transmission of two chunks just before the last one is lost: only the last
+    // chunk arrives after them, so only one SACK reports them missing.
+    let (mut first_tsn, mut dropped) = (None, Vec::new());
+    let took = drive_dropping(&mut pair, |_, tsns| {
+        let Some(first) = *first_tsn.get_or_insert_with(|| tsns.first().copied()) else {
+            return false;
+        };
+        let lost = [first + 397, first + 398];
+        let hit = tsns.iter().any(|t| lost.contains(t) && !dropped.contains(t));
+        if hit {
+            dropped.extend(tsns.iter().copied());
+        }
+        hit
+    });
+    assert!(!dropped.is_empty(), "the tail packet was dropped");
+
+    let mut got = 0;
+    while let Some(chunks) = pair.server_stream(server_ch, si)?.read_sctp()? {
+        got += chunks.len();
+    }
+    assert_eq!(got, 400 * 1000, "every byte arrived");
+    let a = pair.client_conn_mut(client_ch);
+    let (t3, fast) = (a.stats.get_num_t3timeouts(), a.stats.get_num_fast_retrans());
+    assert_eq!(t3, 0, "recovered without a T3-rtx timeout");
+    assert!(fast >= 1, "{fast} fast retransmissions");
+    assert!(a.stats.get_num_tail_losses() >= 1, "marked by the tail-loss rule");
+    assert!(took < Duration::from_millis(400), "took {took:?}");
     Ok(())
 }
 
