@@ -35,20 +35,10 @@ impl CatalogView {
                 parts,
                 files,
             } => {
-                if part == 0 {
-                    self.collecting = Some((version, 0, BTreeMap::new()));
-                }
-                match self.collecting.as_mut() {
-                    Some((v, next, got)) if *v == version && *next == part => {
-                        *next += 1;
-                        got.extend(files.into_iter().map(|f| (f.id.clone(), f)));
-                    }
-                    _ => self.collecting = None,
-                }
-                if part + 1 >= parts {
-                    if let Some((v, _, got)) = self.collecting.take() {
-                        (self.version, self.files, self.whole) = (v, got, true);
-                    }
+                // Version 1 has no resend: a part out of order drops that list, the next
+                // snapshot replaces it.
+                if self.collect(version, part, files) && part + 1 >= parts {
+                    self.complete();
                 }
                 Ok(None)
             }
@@ -59,23 +49,12 @@ impl CatalogView {
                 files,
                 ..
             } => {
-                if part == 0 {
-                    self.collecting = Some((version, 0, BTreeMap::new()));
-                }
-                match self.collecting.as_mut() {
-                    Some((v, next, got)) if *v == version && *next == part => {
-                        *next += 1;
-                        got.extend(files.into_iter().map(|f| (f.id.clone(), f)));
-                    }
-                    // A part out of order: the list cannot be trusted; ask for it again.
-                    _ => {
-                        self.collecting = None;
-                        return Ok(Some(self.resend()));
-                    }
+                // A part out of order: the list cannot be trusted; ask for it again.
+                if !self.collect(version, part, files) {
+                    return Ok(Some(self.resend()));
                 }
                 if last {
-                    let (v, _, got) = self.collecting.take().expect("collecting");
-                    (self.version, self.files, self.whole) = (v, got, true);
+                    self.complete();
                 }
                 Ok(None)
             }
@@ -110,6 +89,32 @@ impl CatalogView {
                 Ok(None)
             }
             other => Err(other),
+        }
+    }
+
+    /// Adds part `part` of the full list of `version` (part 0 starts it); false, and the list
+    /// being collected dropped, when the part does not follow the one before.
+    fn collect(&mut self, version: u64, part: u32, files: Vec<FileInfo>) -> bool {
+        if part == 0 {
+            self.collecting = Some((version, 0, BTreeMap::new()));
+        }
+        match self.collecting.as_mut() {
+            Some((v, next, got)) if *v == version && *next == part => {
+                *next += 1;
+                got.extend(files.into_iter().map(|f| (f.id.clone(), f)));
+                true
+            }
+            _ => {
+                self.collecting = None;
+                false
+            }
+        }
+    }
+
+    /// The list being collected becomes the catalog.
+    fn complete(&mut self) {
+        if let Some((v, _, got)) = self.collecting.take() {
+            (self.version, self.files, self.whole) = (v, got, true);
         }
     }
 
