@@ -89,6 +89,7 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
     });
     let store = Arc::new(Mutex::new(store));
     let hub = Hub {
+        trim: crate::memory::Trimmer::spawn(),
         peers,
         store: store.clone(),
         config,
@@ -131,6 +132,8 @@ struct Hub {
     ready: Option<oneshot::Sender<()>>,
     tasks: TaskTracker,
     stats: Arc<super::stats::SeederStats>,
+    /// Gives the memory of a streamed catalog back once it is sent.
+    trim: Arc<crate::memory::Trimmer>,
 }
 
 impl Hub {
@@ -223,6 +226,7 @@ impl Hub {
                     config: self.config.clone(),
                     stats: self.stats.clone(),
                     max_message,
+                    trim: self.trim.clone(),
                 };
                 self.tasks.spawn(link.run(catalog.subscribe(), rx));
             }
