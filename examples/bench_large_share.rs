@@ -173,6 +173,16 @@ async fn daemon_figures(bin: &Path, dir: &Path, n: usize, idle: Duration) {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let added = daemon::rss_kib(child.id()) as i64 - rss_idle as i64;
         println!("daemon_five_pages_kib_{n} {added}");
+        // Diagnosis: keep the pages open this long, printing the RSS they add every second.
+        let hold: u64 = std::env::var("BENCH_LARGE_HOLD_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        for s in 0..hold {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let added = daemon::rss_kib(child.id()) as i64 - rss_idle as i64;
+            eprintln!("hold pid {} +{s}s: five pages add {added} KiB", child.id());
+        }
         // A drop, until the first page's catalog lists it.
         std::fs::create_dir_all(dir.join("share/late")).unwrap();
         let t = Instant::now();

@@ -159,10 +159,13 @@ async fn ttfb(d: &Daemon, runs: usize) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // `RUST_LOG=peerbox=debug,rtc_sctp=debug` traces a slow run (the client runs in here).
-    if std::env::var_os("RUST_LOG").is_some() {
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_writer(std::io::stderr)
+    if let Ok(directive) = std::env::var("RUST_LOG") {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let filter = peerbox::logging::parse(&directive).expect("RUST_LOG");
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(filter)
             .init();
     }
     let args: Vec<String> = std::env::args().collect();

@@ -303,7 +303,12 @@ impl Config {
         if self.log.level.trim().is_empty() {
             return bad("log.level", "must not be empty");
         }
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+        if let Err(e) = self
+            .log
+            .level
+            .trim()
+            .parse::<tracing_subscriber::filter::Targets>()
+        {
             return bad("log.level", &e.to_string());
         }
         self.signal.validate().map_err(ConfigError::Invalid)?;

@@ -21,6 +21,7 @@
 //! - [`thumbs`]: image thumbnails for the file list, made lazily, bounded and cached.
 //! - [`logging`]: tracing to stderr, or to journald under systemd; [`addrs`]: the URLs to print.
 //! - [`systemd`]: readiness/watchdog notifications; [`reload`]: what SIGHUP may change live.
+//! - [`memory`]: bounded malloc arenas and heap trims after bursts (glibc).
 
 pub mod addrs;
 pub mod app;
@@ -30,6 +31,7 @@ pub mod config;
 pub mod durable;
 pub mod http;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod reload;
 pub mod seeder;

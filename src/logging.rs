@@ -12,19 +12,30 @@ use log::Log;
 use systemd_journal_logger::JournalLog;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{reload, EnvFilter, Layer, Registry};
+use tracing_subscriber::{reload, Layer, Registry};
 
 /// Changes the active filter at run time.
 #[derive(Clone)]
-pub struct LogHandle(reload::Handle<EnvFilter, Registry>);
+pub struct LogHandle(reload::Handle<Targets, Registry>);
 
 impl LogHandle {
     pub fn set_level(&self, directive: &str) -> Result<(), String> {
-        let filter = EnvFilter::try_new(with_quiet_webrtc(directive)).map_err(|e| e.to_string())?;
+        let filter = parse(&with_quiet_webrtc(directive))?;
         self.0.reload(filter).map_err(|e| e.to_string())
     }
+}
+
+/// Parses `RUST_LOG`-style directives (`info`, `warn,peerbox::seeder=debug`): a default level
+/// and `target=level` pairs, the syntax `tracing_subscriber::filter::Targets` reads (no span or
+/// field filters, which would bring a regex engine into the binary).
+pub fn parse(directive: &str) -> Result<Targets, String> {
+    directive
+        .trim()
+        .parse::<Targets>()
+        .map_err(|e| format!("`{directive}`: {e}"))
 }
 
 /// The WebRTC crates narrate every state change at info and warn about normal situations
@@ -38,14 +49,20 @@ fn with_quiet_webrtc(directive: &str) -> String {
 }
 
 /// `RUST_LOG` wins over the configured level, as operators expect.
-fn initial_filter(level: &str) -> EnvFilter {
-    let level = with_quiet_webrtc(level);
+/// A `RUST_LOG` that does not parse falls back to the configured level (already validated).
+fn initial_filter(level: &str) -> Targets {
+    let configured = || parse(&with_quiet_webrtc(level)).unwrap_or_else(|_| info_only());
     match std::env::var("RUST_LOG") {
-        Ok(v) if !v.trim().is_empty() => {
-            EnvFilter::try_new(with_quiet_webrtc(&v)).unwrap_or_else(|_| EnvFilter::new(&level))
-        }
-        _ => EnvFilter::new(level),
+        Ok(v) if !v.trim().is_empty() => parse(&with_quiet_webrtc(&v)).unwrap_or_else(|e| {
+            eprintln!("peerbox: RUST_LOG ignored: {e}");
+            configured()
+        }),
+        _ => configured(),
     }
+}
+
+fn info_only() -> Targets {
+    Targets::new().with_default(Level::INFO)
 }
 
 /// Installs the global subscriber; call once, early in `main`.
@@ -136,5 +153,28 @@ impl<S: Subscriber> Layer<S> for JournalLayer {
                 .key_values(&kvs)
                 .build(),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_parse_as_rust_log_does_and_webrtc_stays_quiet() {
+        let f = parse(&with_quiet_webrtc("warn,peerbox::seeder=debug,hyper=error")).unwrap();
+        assert!(f.would_enable("peerbox::seeder::link", &Level::DEBUG));
+        assert!(!f.would_enable("peerbox::watch", &Level::INFO));
+        assert!(f.would_enable("peerbox::watch", &Level::WARN));
+        assert!(!f.would_enable("hyper::proto", &Level::WARN));
+        assert!(!f.would_enable("rtc_sctp::association", &Level::INFO));
+        assert!(!f.would_enable("rtc_ice::agent", &Level::WARN));
+        let f = parse(&with_quiet_webrtc(" info,rtc_sctp=debug ")).unwrap();
+        assert!(f.would_enable("rtc_sctp::association", &Level::DEBUG));
+        assert!(f.would_enable("peerbox", &Level::INFO));
+        assert!(!f.would_enable("peerbox", &Level::DEBUG));
+        for bad in ["info,peerbox=loud", "peerbox=debug=x", "peerbox=3=4"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         eprintln!("peerbox: configuration is valid");
         return ExitCode::SUCCESS;
     }
+    peerbox::memory::limit_arenas();
     let log = peerbox::logging::init(&config.log.level);
     for name in cli.sources().ignored_env() {
         tracing::warn!(variable = %name, "environment variable is not a configuration key; ignored");

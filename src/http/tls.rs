@@ -106,7 +106,7 @@ pub fn load(config: &TlsConfig, state_dir: &Path) -> Result<Tls, TlsError> {
         what: "private key",
     })?;
     let fingerprint = sha256_colons(&certs[0]);
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut server = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
@@ -178,7 +178,7 @@ fn generate(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(), TlsErro
 }
 
 fn sha256_colons(der: &[u8]) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    let d = ring::digest::digest(&ring::digest::SHA256, der);
     d.as_ref()
         .iter()
         .map(|b| format!("{b:02X}"))

@@ -22,10 +22,15 @@ use super::stats::{SeederStats, Tracker};
 use super::swarm::Swarm;
 use super::throttle::Throttle;
 use super::SeederConfig;
+use crate::memory::Trimmer;
 use crate::watch::Snapshot;
 
 /// Frames produced per pump: about the high-water mark's worth.
 const PUMP_FRAMES: usize = 4;
+
+/// A catalog stream at least this large is followed by a heap trim once it is all out (a
+/// 100,000-file list is 20 MB of messages; a delta is a few hundred bytes and trims nothing).
+const TRIM_AFTER_BYTES: usize = 256 << 10;
 
 #[derive(Debug)]
 pub enum LinkInput {
@@ -49,6 +54,7 @@ pub struct Link {
     pub swarm: Arc<Swarm>,
     /// The seeder-wide upload cap.
     pub throttle: Arc<Throttle>,
+    pub trim: Arc<Trimmer>,
 }
 
 struct State {
@@ -95,6 +101,8 @@ impl Link {
         }
         // Catalog messages and download frames take turns while both have something to send.
         let mut catalog_turn = true;
+        // Catalog bytes sent since the stream last ran dry.
+        let mut catalog_bytes = 0;
         loop {
             // Put out what is queued, as far as the channel's buffer allows.
             while !waiting {
@@ -137,10 +145,15 @@ impl Link {
             let receiving = state.as_ref().is_some_and(|s| s.edge.receiving());
             if !waiting && pending.is_empty() && (catalog_turn || !sending) {
                 if let Some(text) = state.as_mut().and_then(|s| s.session.next_catalog()) {
+                    catalog_bytes += text.len();
                     pending.push_back(Outgoing::Text(text));
                     catalog_turn = false;
                     continue;
                 }
+                if catalog_bytes >= TRIM_AFTER_BYTES {
+                    self.trim.request();
+                }
+                catalog_bytes = 0;
             }
             catalog_turn = true;
             let input = if !waiting && pending.is_empty() && sending {
@@ -260,6 +273,8 @@ impl Link {
     /// The browser left: interrupted uploads keep their partial for resume.
     async fn close(&self, state: &mut Option<State>, tracker: &mut Tracker) {
         tracker.closed();
+        // The connection's buffers are freed now.
+        self.trim.request();
         let Some(st) = state.as_mut() else { return };
         let acts = st.session.closed();
         let mut ignored = VecDeque::new();

@@ -96,6 +96,7 @@ pub async fn start(ctx: Context) -> Result<Handle, SeederError> {
     let hub = Hub {
         swarm,
         throttle,
+        trim: crate::memory::Trimmer::spawn(),
         peers,
         store: store.clone(),
         config,
@@ -144,6 +145,8 @@ struct Hub {
     ready: Option<oneshot::Sender<()>>,
     tasks: TaskTracker,
     stats: Arc<super::stats::SeederStats>,
+    /// Gives the memory of a streamed catalog back once it is sent.
+    trim: Arc<crate::memory::Trimmer>,
 }
 
 impl Hub {
@@ -251,6 +254,7 @@ impl Hub {
                     max_message,
                     swarm: self.swarm.clone(),
                     throttle: self.throttle.clone(),
+                    trim: self.trim.clone(),
                 };
                 self.tasks.spawn(link.run(catalog.subscribe(), rx));
             }

@@ -24,13 +24,13 @@ impl CredError {
 }
 
 pub struct Minter {
-    key: aws_lc_rs::hmac::Key,
+    key: ring::hmac::Key,
 }
 
 impl Minter {
     pub fn new(secret: [u8; 32]) -> Self {
         Minter {
-            key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &secret),
+            key: ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &secret),
         }
     }
 
@@ -42,7 +42,7 @@ impl Minter {
     }
 
     pub fn password(&self, username: &str) -> String {
-        let tag = aws_lc_rs::hmac::sign(&self.key, username.as_bytes());
+        let tag = ring::hmac::sign(&self.key, username.as_bytes());
         base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
     }
 
@@ -79,8 +79,8 @@ mod tests {
             assert_eq!(m.check(bad, 0), Err(CredError::Malformed), "{bad}");
         }
         // RFC 2202 test case 2 for HMAC-SHA1, base64: the scheme coturn and others use.
-        let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, b"Jefe");
-        let tag = aws_lc_rs::hmac::sign(&k, b"what do ya want for nothing?");
+        let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, b"Jefe");
+        let tag = ring::hmac::sign(&k, b"what do ya want for nothing?");
         assert_eq!(
             tag.as_ref()
                 .iter()

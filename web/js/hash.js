@@ -26,8 +26,16 @@ export class Blake3 {
     getWorker().postMessage({ op: 'init', id: this.id });
   }
 
-  update(bytes) {
-    // Copy: the caller's buffer may be reused or transferred elsewhere.
+  /**
+   * `take`: the caller hands its buffer over (it is transferred to the worker, no copy);
+   * otherwise the bytes are copied, as the caller's buffer may be reused or kept elsewhere.
+   */
+  update(bytes, { take = false } = {}) {
+    if (take) {
+      const { buffer, byteOffset, byteLength } = bytes;
+      getWorker().postMessage({ op: 'update', id: this.id, data: buffer, offset: byteOffset, length: byteLength }, [buffer]);
+      return;
+    }
     const copy = bytes.slice().buffer;
     getWorker().postMessage({ op: 'update', id: this.id, data: copy }, [copy]);
   }
