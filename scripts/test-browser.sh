@@ -10,7 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d tests/web/node_modules/tus-js-client ] || [ ! -d tests/web/node_modules/axe-core ]; then
+# Installed when any dependency of package.json is missing (a new one came with a merge).
+missing=$(cd tests/web && node -e 'const fs = require("fs");
+  console.log(Object.keys(require("./package.json").dependencies).filter((d) => !fs.existsSync(`node_modules/${d}`)).join(" "))')
+if [ -n "$missing" ]; then
     (cd tests/web && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund)
 fi
 # The lying peer of the swarm suite is a Rust client (examples/lying_peer.rs).
