@@ -29,7 +29,7 @@ insns() {
         PEERBOX_SEEDER__WEBRTC__UDP_BIND='["127.0.0.1"]' PEERBOX_WATCH__SETTLE_MS=100 \
         qemu-aarch64 -L /usr/aarch64-linux-gnu "${pre[@]}" -plugin "$PLUGIN" "$ARM" run --system-config /nonexistent \
         --listen "127.0.0.1:$port" --share-dir "$work/share" --incoming-dir "$work/incoming" \
-        --state-dir "$work/state" 2>"$log" &
+        --state-dir "$work/state" >/dev/null 2>"$log" &
     daemon=$!
     "$BENCH_EXAMPLES/bench_rtc_http" "127.0.0.1:$port" bench.bin "$3" rtc >"$work/client-$1-$3.kv"
     kill -TERM "$daemon"

@@ -521,7 +521,11 @@ export const tests = {
           document.dispatchEvent(new Event('visibilitychange'));
         });
       }
-      const r = await rowState(c, name);
+      const r = await rowState(c, name).catch(async (e) => {
+        const rows = (p) => p.eval(() => [...document.querySelectorAll('[data-transfer]')].map((x) => `${x.dataset.transfer}: ${x.dataset.state} ${x.textContent}`).join(' | ')
+          + ` | visible=${document.visibilityState} banner=${document.getElementById('banner')?.textContent}`);
+        throw new Error(`${e.message}; receiver rows: ${await rows(c)}; sender rows: ${await rows(a)}`);
+      });
       if (!r.text.includes('Verified')) throw new Error(`receiver: ${r.text}`);
       await a.close();
       await c.close();
