@@ -55,7 +55,7 @@ arch=$(dpkg --print-architecture)
 echo "--- file list"
 dpkg-deb -c "$deb" >"$work/files.txt"
 for f in ./usr/bin/peerbox ./etc/peerbox/config.toml ./usr/lib/systemd/system/peerbox.service \
-    ./etc/avahi/services/peerbox.service \
+    ./etc/avahi/services/peerbox.service ./usr/lib/sysctl.d/60-peerbox.conf \
     ./usr/share/doc/peerbox/README.md ./usr/share/doc/peerbox/config.toml; do
     grep -q " $f\$" "$work/files.txt" || fail "missing $f"
 done
@@ -75,6 +75,7 @@ for s in postinst prerm postrm; do
     sh -n "$work/ctrl/$s" || fail "$s has a syntax error"
 done
 grep -q 'adduser --system' "$work/ctrl/postinst" || fail "postinst creates no system user"
+grep -q 'sysctl -q -p /usr/lib/sysctl.d/60-peerbox.conf' "$work/ctrl/postinst" || fail "postinst does not apply the socket buffer ceilings"
 grep -q 'purge' "$work/ctrl/postrm" || fail "postrm has no purge branch"
 grep -qx /etc/avahi/services/peerbox.service "$work/ctrl/conffiles" || fail "avahi service is not a conffile"
 
