@@ -32,4 +32,9 @@ nft add table bridge isolate
 nft add chain bridge isolate fw "{ type filter hook forward priority 0; }"
 nft add rule bridge isolate fw ip saddr 10.78.0.2 ip daddr 10.78.0.3 drop
 nft add rule bridge isolate fw ip saddr 10.78.0.3 ip daddr 10.78.0.2 drop
+# Start once IPv6 duplicate address detection is over everywhere (see netns-run.sh).
+for _ in $(seq 1 100); do
+    [ -z "$(ip -6 addr show tentative)$(ip -n a -6 addr show tentative)$(ip -n b -6 addr show tentative)" ] && break
+    sleep 0.05
+done
 exec "$@"

@@ -13,4 +13,11 @@ ip addr add 10.77.0.2/24 dev vt1
 ip link set vt0 up
 ip link set vt1 up
 ip route add default via 10.77.0.2 dev vt0
+# The veths' IPv6 link-local addresses stay tentative for about 1.5 s (duplicate address
+# detection); a browser started meanwhile sees the network change under it and fails its first
+# page load (net::ERR_NETWORK_CHANGED). Start once the addresses have settled.
+for _ in $(seq 1 100); do
+    [ -z "$(ip -6 addr show tentative)" ] && break
+    sleep 0.05
+done
 exec "$@"
