@@ -314,9 +314,9 @@ export class Session {
     const data = new Uint8Array(buf, HEADER);
     // One copy per frame: the frame's buffer goes to whichever of the sink and the hasher
     // does not keep it (the memory sink keeps it; the OPFS sink copies for its worker).
-    d.got += data.byteLength; // before the hasher may take (detach) the buffer
     d.sink.write(offset, data);
     d.hasher.update(data, { take: !d.sink.keeps });
+    d.got += data.byteLength;
     d.last = Date.now();
     d.row.progress(d.got);
   }
