@@ -1,7 +1,7 @@
 // Incremental BLAKE3 off the main thread (classic worker: the vendored build is UMD).
 // Works on plain http, where crypto.subtle is missing. Messages:
 //   {op:'init', id}            start a hash for transfer `id`
-//   {op:'update', id, data, offset?, length?}  data: ArrayBuffer (transferred); the bytes at offset
+//   {op:'update', id, data}    data: ArrayBuffer (transferred)
 //   {op:'final', id}           -> {id, hex}
 //   {op:'drop', id}            forget it
 /* global hashwasm */
@@ -27,7 +27,7 @@ async function handle(msg) {
       break;
     }
     case 'update':
-      hashers.get(msg.id)?.update(new Uint8Array(msg.data, msg.offset || 0, msg.length ?? msg.data.byteLength - (msg.offset || 0)));
+      hashers.get(msg.id)?.update(new Uint8Array(msg.data));
       break;
     case 'final': {
       const h = hashers.get(msg.id);

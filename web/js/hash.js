@@ -26,16 +26,8 @@ export class Blake3 {
     getWorker().postMessage({ op: 'init', id: this.id });
   }
 
-  /**
-   * `take`: the caller hands its buffer over (it is transferred to the worker, no copy);
-   * otherwise the bytes are copied, as the caller's buffer may be reused or kept elsewhere.
-   */
-  update(bytes, { take = false } = {}) {
-    if (take) {
-      const { buffer, byteOffset, byteLength } = bytes;
-      getWorker().postMessage({ op: 'update', id: this.id, data: buffer, offset: byteOffset, length: byteLength }, [buffer]);
-      return;
-    }
+  update(bytes) {
+    // Copy: the caller's buffer may be reused or transferred elsewhere.
     const copy = bytes.slice().buffer;
     getWorker().postMessage({ op: 'update', id: this.id, data: copy }, [copy]);
   }

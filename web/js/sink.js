@@ -91,7 +91,6 @@ class OpfsSink {
     this.name = name;
     this.mime = mime;
     this.kind = 'opfs';
-    this.keeps = false; // write() copies the bytes: the caller's buffer is free afterwards
   }
 
   /** Bytes already on disk from an earlier attempt (the resume offset). */
@@ -149,7 +148,6 @@ class MemorySink {
     this.name = name;
     this.mime = mime;
     this.kind = 'memory';
-    this.keeps = true; // write() keeps the caller's bytes (no copy) until they go into a Blob
     this.blobs = [];
     this.pending = [];
     this.pendingBytes = 0;
@@ -162,7 +160,7 @@ class MemorySink {
 
   write(offset, bytes) {
     if (offset !== this.size) throw new Error(`out-of-order chunk at ${offset}, expected ${this.size}`);
-    this.pending.push(bytes);
+    this.pending.push(bytes.slice());
     this.pendingBytes += bytes.byteLength;
     this.size += bytes.byteLength;
     if (this.pendingBytes >= 8 * MiB) this.flush();

@@ -312,10 +312,8 @@ export class Session {
       return;
     }
     const data = new Uint8Array(buf, HEADER);
-    // One copy per frame: the frame's buffer goes to whichever of the sink and the hasher
-    // does not keep it (the memory sink keeps it; the OPFS sink copies for its worker).
     d.sink.write(offset, data);
-    d.hasher.update(data, { take: !d.sink.keeps });
+    d.hasher.update(data);
     d.got += data.byteLength;
     d.last = Date.now();
     d.row.progress(d.got);

@@ -78,21 +78,7 @@ export function addTransfer({ direction, name, size, peer, via, onCancel }) {
   row.querySelector('.grow').append(note);
   const awake = phone.transferStarted((why) => { row.dataset.awake = 'no'; note.textContent = why; });
   let over = false;
-  // Progress arrives per frame (hundreds a second): the row is redrawn at most every 100 ms,
-  // always with the latest figure, so a fast transfer does not spend its time on layout.
-  let latest = 0;
-  let timer = null;
-  const draw = () => {
-    bar.value = latest;
-    rate.add(latest);
-    const eta = rate.eta(size - latest);
-    meta.textContent = `${fmt.bytes(latest)} of ${fmt.bytes(size)} · ${fmt.speed(rate.perSec())}${
-      Number.isFinite(eta) ? ` · ${fmt.duration(eta)} left` : ''}`;
-    row.dataset.done = String(latest);
-  };
   const finish = (cls, text) => {
-    clearTimeout(timer);
-    timer = null;
     row.className = cls;
     meta.textContent = text;
     cancel.remove();
@@ -102,17 +88,14 @@ export function addTransfer({ direction, name, size, peer, via, onCancel }) {
   };
   return {
     progress(done) {
-      latest = done;
-      if (timer !== null || over) return;
-      draw();
-      timer = setTimeout(() => {
-        timer = null;
-        if (!over && Number(row.dataset.done) !== latest) draw();
-      }, 100);
+      bar.value = done;
+      rate.add(done);
+      const eta = rate.eta(size - done);
+      meta.textContent = `${fmt.bytes(done)} of ${fmt.bytes(size)} · ${fmt.speed(rate.perSec())}${
+        Number.isFinite(eta) ? ` · ${fmt.duration(eta)} left` : ''}`;
+      row.dataset.done = String(done);
     },
     status(text) {
-      clearTimeout(timer);
-      timer = null;
       meta.textContent = text;
     },
     done(text) {
