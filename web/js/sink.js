@@ -113,7 +113,8 @@ class OpfsSink {
   /** Hands the file to the browser's downloads; returns it as a disk-backed File. */
   async finish() {
     await opfs('close', { key: this.key });
-    const file = await this.file();
+    // For re-seeding only: gone when another tab of this origin cleaned OPFS up meanwhile.
+    const file = await this.file().catch(() => null);
     try {
       await serviceWorker();
       const url = `/__peerbox_download/${encodeURIComponent(this.key)}/${encodeURIComponent(this.name)}?type=${encodeURIComponent(this.mime || 'application/octet-stream')}`;
@@ -129,6 +130,7 @@ class OpfsSink {
       // No service worker (blocked, or a certificate the browser only half trusts): the OPFS
       // file is still on disk, and a File from it is disk-backed, so hand that over instead.
       console.warn('service worker unavailable; saving from OPFS directly', err);
+      if (!file) throw err;
       const url = URL.createObjectURL(new Blob([file], { type: this.mime || 'application/octet-stream' }));
       triggerDownload(url, this.name);
       setTimeout(() => URL.revokeObjectURL(url), 60_000);

@@ -336,7 +336,16 @@ export class Session {
       d.sink.abort();
       return;
     }
-    const blob = await d.sink.finish();
+    let blob;
+    try {
+      blob = await d.sink.finish();
+    } catch (err) {
+      // Saving failed after the bytes verified (OPFS, the service worker): say so on the row
+      // instead of leaving it at "Verifying…".
+      console.warn('saving a verified file failed', err);
+      d.row.fail(`Failed to save: ${err?.message || err}`);
+      return;
+    }
     // A verified whole file (memory blobs, or the OPFS file on https) is served to pages that
     // join later (re-seeding).
     if (blob instanceof Blob && this.version >= 3) store.holdWhole(hex, d.size, blob, d.sink.kind);

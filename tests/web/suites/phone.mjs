@@ -351,11 +351,15 @@ export const tests = {
         const g = c.getContext('2d');
         g.drawImage(v, 0, 0);
         const b = v.buffered;
-        return { px: [...g.getImageData(5, 5, 1, 1).data], buffered: b.length ? b.end(b.length - 1) : 0 };
+        // The range from the start: a browser may also have fetched the clip's end (WebM cues).
+        return { px: [...g.getImageData(5, 5, 1, 1).data], buffered: b.length ? b.end(0) : 0, ranges: b.length };
       });
       console.log(`  after ${Date.now() - tClick} ms: first frame with ${st.buffered.toFixed(2)} s of ${CLIP_MS / 1000} s buffered (daemon handed out ${sent} of ${clip.length} bytes), ${partial} range responses, pixel ${st.px}`);
       if (!(st.px[0] > 150 && st.px[1] < 80)) throw new Error(`first frame not shown: pixel ${st.px}`);
-      if (!(st.buffered < (CLIP_MS / 1000) * 0.75)) throw new Error(`the first frame came with ${st.buffered} s of the clip buffered`);
+      // Chromium shows the first frame early. Firefox waits for this recorder-made WebM (no cues)
+      // to be buffered nearly whole before its first frame, whatever the server does: there the
+      // range responses below are what is checked.
+      if (b.name.startsWith('chromium') && !(st.buffered < (CLIP_MS / 1000) * 0.75)) throw new Error(`the first frame came with ${st.buffered} s of the clip buffered`);
       if (partial < 1) throw new Error('the video was not fetched with Range');
       await q.eval(() => document.getElementById('viewer').close());
     } finally {
