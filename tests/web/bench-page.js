@@ -239,9 +239,16 @@
   window.c2cReceive = async (size) => {
     const dc = await c2c.channel;
     return await new Promise((resolve) => {
-      let got = 0, bad = 0, tFirst = 0;
+      let got = 0, bad = 0, tFirst = 0, tLast = 0, maxGapMs = 0, gaps = 0;
       dc.onmessage = (ev) => {
-        if (!tFirst) tFirst = performance.now();
+        const now = performance.now();
+        if (!tFirst) tFirst = now;
+        // Pauses measured as in seederDownload, so the two paths compare in one run.
+        if (tLast) {
+          maxGapMs = Math.max(maxGapMs, now - tLast);
+          if (now - tLast > 200) gaps += 1;
+        }
+        tLast = now;
         const view = new DataView(ev.data);
         const off = Number(view.getBigUint64(5));
         if (off !== got) bad += 1;
@@ -249,7 +256,7 @@
         if (got >= size) {
           const t = performance.now();
           c2c.pc.close();
-          resolve({ ok: bad === 0 && got === size, bytes: got, ms: t - tFirst });
+          resolve({ ok: bad === 0 && got === size, bytes: got, ms: t - tFirst, maxGapMs, gaps });
         }
       };
     });

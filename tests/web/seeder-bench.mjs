@@ -191,7 +191,7 @@ try {
         const [c] = await Promise.all([y.evaluate((n) => window.c2cReceive(n), SIZE), x.evaluate((n) => window.c2cSend(n), SIZE)]);
         await x.evaluate(() => window.c2cClose());
         result.c2c.push(c);
-        log(`run ${i + 1}: ${BROWSER} -> ${BROWSER} ${mbps(c).toFixed(1)} MB/s ${c.ok ? 'ok' : 'BAD'}`);
+        log(`run ${i + 1}: ${BROWSER} -> ${BROWSER} ${mbps(c).toFixed(1)} MB/s ${c.ok ? 'ok' : 'BAD'}, longest pause ${Math.round(c.maxGapMs)} ms`);
       }
     }
     if (process.env.PERF_DATA) {
