@@ -64,6 +64,7 @@ pub(crate) mod state;
 pub(crate) mod stats;
 pub(crate) mod stream;
 pub(crate) mod timer;
+mod tlp;
 
 #[cfg(test)]
 mod association_test;
@@ -238,6 +239,7 @@ pub struct Association {
     /// (RFC 9260 7.2.4 step 3); later lost chunks wait for the window.
     fast_retransmit_first_sent: bool,
     pacer: Pacer,
+    probe: tlp::TailProbe,
 
     // Chunks stored for retransmission
     stored_init: Option<ChunkInit>,
@@ -335,6 +337,7 @@ impl Default for Association {
             fast_recover_exit_point: 0,
             fast_retransmit_first_sent: false,
             pacer: Pacer::default(),
+            probe: tlp::TailProbe::default(),
 
             // Chunks stored for retransmission
             stored_init: None,
@@ -484,10 +487,12 @@ impl Association {
     /// - a call was made to `handle_timeout`
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.timers.next_timeout(), self.pacer.wake) {
-            (Some(t), Some(p)) => Some(t.min(p)),
-            (t, p) => t.or(p),
-        }
+        [self.pacer.wake, self.probe.deadline]
+            .into_iter()
+            .flatten()
+            .fold(self.timers.next_timeout(), |a, b| {
+                Some(a.map_or(b, |a| a.min(b)))
+            })
     }
 
     /// Returns packets to transmit
@@ -531,6 +536,13 @@ impl Association {
     /// `Instant` that was output by `poll_timeout`; however spurious extra calls will simply
     /// no-op and therefore are safe.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.probe.on_timeout(now) {
+            if self.inflight_queue.is_empty() {
+                self.probe.due = false;
+            } else {
+                self.awake_write_loop();
+            }
+        }
         for &timer in &Timer::VALUES {
             let (expired, failure, n_rtos) = self.timers.is_expired(timer, now);
             if !expired {
@@ -1518,6 +1530,10 @@ impl Association {
             self.awake_write_loop();
         }
 
+        if total_bytes_acked > 0 {
+            let outstanding = !self.inflight_queue.is_empty();
+            self.probe.on_acked(now, self.pacer.srtt(), outstanding);
+        }
         self.postprocess_sack(state, cum_tsn_ack_point_advanced, now);
 
         Ok(vec![])
@@ -2357,6 +2373,7 @@ impl Association {
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
                 }
+                raw_packets = self.gather_outbound_tail_probe(raw_packets);
                 raw_packets = self.gather_outbound_data_and_reconfig_packets(raw_packets, now);
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
@@ -2378,6 +2395,7 @@ impl Association {
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
                 }
+                raw_packets = self.gather_outbound_tail_probe(raw_packets);
                 raw_packets = self.gather_outbound_sack_packets(raw_packets);
                 raw_packets = self.gather_outbound_forward_tsn_packets(raw_packets);
                 self.gather_outbound_shutdown_packets(raw_packets, now)
@@ -2421,6 +2439,7 @@ impl Association {
             trace!("[{}] T3-rtx timer start (pt1)", self.side);
             self.timers
                 .start_if_idle(Timer::T3RTX, now, self.rto_mgr.get_rto());
+            self.probe.on_sent(now, self.pacer.srtt());
 
             self.bundle_data_chunks_into_packets(chunks, &mut raw_packets);
         }
@@ -2616,6 +2635,36 @@ impl Association {
         }
         self.bundle_data_chunks_into_packets(to_fast_retrans, &mut raw_packets);
 
+        raw_packets
+    }
+
+    /// The tail loss probe ([`tlp`]): the last outstanding DATA chunk once more, regardless of
+    /// cwnd, so the receiver answers with a SACK that reports what it is missing. Only a chunk of
+    /// a reliable message is probed: a probe is speculative and must not spend the retry budget
+    /// of a partially reliable one (RFC 3758, RFC 7496); those keep T3-rtx's recovery.
+    fn gather_outbound_tail_probe(&mut self, mut raw_packets: Vec<Bytes>) -> Vec<Bytes> {
+        if !self.probe.due {
+            return raw_packets;
+        }
+        self.probe.due = false;
+        let mut tsn = self.my_next_tsn.wrapping_sub(1);
+        while sna32gt(tsn, self.cumulative_tsn_ack_point) {
+            if let Some(c) = self.inflight_queue.get_mut(tsn)
+                && c.is_outstanding()
+            {
+                if !matches!(c.reliability, MessageReliability::Reliable) {
+                    break;
+                }
+                // Counted as a retransmission: Karn's rule keeps its SACK out of the RTT.
+                c.nsent += 1;
+                let chunk = c.clone();
+                self.stats.inc_tail_probes();
+                trace!("[{}] tail loss probe: tsn={}", self.side, tsn);
+                self.bundle_data_chunks_into_packets(vec![chunk], &mut raw_packets);
+                break;
+            }
+            tsn = tsn.wrapping_sub(1);
+        }
         raw_packets
     }
 
@@ -3463,6 +3512,7 @@ impl Association {
 
             Timer::T3RTX => {
                 self.stats.inc_t3timeouts();
+                self.probe.stand_down();
                 self.rto_mgr.backoff();
                 // Refresh before C2 or mark_all_to_retrasmit reads abandoned().
                 if let Err(err) =

@@ -48,6 +48,11 @@ impl Pacer {
         });
     }
 
+    /// The smoothed RTT, once measured.
+    pub(crate) fn srtt(&self) -> Option<Duration> {
+        self.srtt
+    }
+
     /// Refills the budget up to `now` for a window of `cwnd` bytes; call before sending.
     pub(crate) fn refill(&mut self, now: Instant, cwnd: u32, slow_start: bool, mtu: u32) {
         let Some(srtt) = self.srtt else {

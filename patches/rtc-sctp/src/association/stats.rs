@@ -7,6 +7,7 @@ pub struct AssociationStats {
     n_ack_timeouts: u64,
     n_fast_retrans: u64,
     n_tail_losses: u64,
+    n_tail_probes: u64,
 }
 
 impl AssociationStats {
@@ -71,6 +72,16 @@ impl AssociationStats {
         self.n_tail_losses
     }
 
+    /// Counts one tail loss probe sent.
+    pub fn inc_tail_probes(&mut self) {
+        self.n_tail_probes += 1;
+    }
+
+    /// Tail loss probes sent (`tlp`): a flight's last chunk again after two RTTs without a SACK.
+    pub fn get_num_tail_probes(&mut self) -> u64 {
+        self.n_tail_probes
+    }
+
     /// Zeroes every counter.
     pub fn reset(&mut self) {
         self.n_datas = 0;
@@ -79,5 +90,6 @@ impl AssociationStats {
         self.n_ack_timeouts = 0;
         self.n_fast_retrans = 0;
         self.n_tail_losses = 0;
+        self.n_tail_probes = 0;
     }
 }

@@ -3878,7 +3878,9 @@ fn test_assoc_tail_loss_is_recovered_by_fast_retransmit_not_t3() -> Result<()> {
             return false;
         };
         let lost = [first + 397, first + 398];
-        let hit = tsns.iter().any(|t| lost.contains(t) && !dropped.contains(t));
+        let hit = tsns
+            .iter()
+            .any(|t| lost.contains(t) && !dropped.contains(t));
         if hit {
             dropped.extend(tsns.iter().copied());
         }
@@ -3895,8 +3897,94 @@ fn test_assoc_tail_loss_is_recovered_by_fast_retransmit_not_t3() -> Result<()> {
     let (t3, fast) = (a.stats.get_num_t3timeouts(), a.stats.get_num_fast_retrans());
     assert_eq!(t3, 0, "recovered without a T3-rtx timeout");
     assert!(fast >= 1, "{fast} fast retransmissions");
-    assert!(a.stats.get_num_tail_losses() >= 1, "marked by the tail-loss rule");
+    assert!(
+        a.stats.get_num_tail_losses() >= 1,
+        "marked by the tail-loss rule"
+    );
     assert!(took < Duration::from_millis(400), "took {took:?}");
+    Ok(())
+}
+
+#[test]
+fn test_assoc_lost_last_packets_are_recovered_by_a_tail_probe_not_t3() -> Result<()> {
+    let si: u16 = 1;
+    // The last packet of the transfer, and the last three: nothing arrives after them, so no
+    // SACK reports them missing until the one that answers the probe.
+    for lost_tail in [1u32, 3] {
+        let (mut pair, client_ch, server_ch) = create_association_pair(AckMode::Normal, 0)?;
+        pair.latency = Duration::from_millis(5);
+        establish_session_pair(&mut pair, client_ch, server_ch, si)?;
+
+        let msg = Bytes::from(vec![7u8; 1000]);
+        let start = pair.time;
+        for _ in 0..400 {
+            pair.client_stream(client_ch, si)?.write_sctp(
+                start,
+                &msg,
+                PayloadProtocolIdentifier::Binary,
+            )?;
+        }
+        let (mut first_tsn, mut dropped) = (None::<u32>, Vec::new());
+        let (mut got, mut last_byte_at, mut tail_sent_at) = (0, None, None);
+        loop {
+            pair.client.drive(pair.time, pair.server.addr);
+            for t in std::mem::take(&mut pair.client.outbound) {
+                let mut tsns = vec![];
+                if let Payload::RawEncode(ref raw) = t.message {
+                    for p in raw.iter().filter_map(|r| Packet::unmarshal(r).ok()) {
+                        for c in &p.chunks {
+                            if let Some(d) = c.as_any().downcast_ref::<ChunkPayloadData>() {
+                                tsns.push(d.tsn);
+                            }
+                        }
+                    }
+                }
+                let first = *first_tsn.get_or_insert_with(|| tsns.first().copied().unwrap_or(0));
+                let tail = tsns.iter().any(|t| *t >= first + 400 - lost_tail);
+                if tail && tail_sent_at.is_none() {
+                    tail_sent_at = Some(pair.time);
+                }
+                if tail && !tsns.iter().any(|t| dropped.contains(t)) {
+                    dropped.extend(tsns);
+                } else {
+                    pair.client.outbound.push_back(t);
+                }
+            }
+            // A step delivers at the current time, then moves the clock to the next event.
+            let delivered_at = pair.time;
+            let more = pair.step();
+            while let Some(chunks) = pair.server_stream(server_ch, si)?.read_sctp()? {
+                got += chunks.len();
+                if got == 400 * 1000 {
+                    last_byte_at = Some(delivered_at);
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+        assert!(!dropped.is_empty(), "the tail was dropped");
+        assert_eq!(got, 400 * 1000, "every byte arrived ({lost_tail} lost)");
+        let a = pair.client_conn_mut(client_ch);
+        let t3 = a.stats.get_num_t3timeouts();
+        assert_eq!(
+            t3, 0,
+            "recovered without a T3-rtx timeout ({lost_tail} lost)"
+        );
+        assert_eq!(
+            a.stats.get_num_tail_probes(),
+            1,
+            "one probe ({lost_tail} lost)"
+        );
+        // From the first transmission of the lost tail to the receiver holding the last byte: the
+        // probe timeout (two RTTs of 10 ms), a round trip, and for the three-packet loss one more
+        // for the fast retransmission; T3-rtx would take RTO.min, a second.
+        let recovery = last_byte_at.unwrap() - tail_sent_at.unwrap();
+        assert!(
+            recovery < Duration::from_millis(100),
+            "recovered in {recovery:?} ({lost_tail} lost)"
+        );
+    }
     Ok(())
 }
 
