@@ -234,6 +234,34 @@ const tests = {
       const how = await p.eval(() => globalThis.peerbox.handover.last);
       if (how !== 'service-worker') throw new Error(`handed over by ${how}, not the service worker`);
       if (saved && sha(await saved) !== sha(big)) throw new Error('file saved through the service worker differs');
+      // The page keeps the file in OPFS (to re-seed it). Another tab's clean-up, even one that
+      // takes every file for stale, leaves it alone while this page lives; an unused leftover goes.
+      const listing = async () => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('peerbox-incoming', { create: true });
+        const names = [];
+        for await (const [n] of dir.entries()) names.push(n);
+        return names;
+      };
+      const kept = await p.eval(listing);
+      if (!kept.length) throw new Error('no OPFS file kept after the download');
+      // A second tab of the same browser profile (b.page() would open a separate one).
+      const q = b.name.startsWith('chromium')
+        ? wrapPlaywright(await p.raw.context().newPage())
+        : wrapPuppeteer(await p.raw.browserContext().newPage());
+      await ready(q, 'other-tab', base);
+      const after = await q.eval(async () => {
+        const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('peerbox-incoming', { create: true });
+        await dir.getFileHandle('left-by-a-closed-page', { create: true });
+        const { cleanupStale } = await import('/js/sink.js');
+        await cleanupStale(0);
+        const names = [];
+        for await (const [n] of dir.entries()) names.push(n);
+        return names;
+      });
+      await q.close();
+      if (after.includes('left-by-a-closed-page')) throw new Error('the clean-up left an unused file');
+      const lost = kept.filter((n) => !after.includes(n));
+      if (lost.length) throw new Error(`another tab's clean-up deleted files a live page uses: ${lost}`);
       // Plain http on the same port sends the app to https.
       const res = await fetch(`http://${HOST}:${port}/?room=x`, { redirect: 'manual' });
       if (res.status !== 308 || res.headers.get('location') !== `${base}?room=x`) throw new Error(`no redirect: ${res.status}`);

@@ -84,6 +84,23 @@ function opfs(op, args, transfer = []) {
   });
 }
 
+// The OPFS files a page uses (receiving, or kept to re-seed to other pages) are held as Web
+// Locks for the page's lifetime, and `cleanupStale` in any tab of the origin leaves locked files
+// alone: a download paused for a while, or a file re-seeded for an hour, is not deleted under
+// the page that uses it by another tab opening the app.
+const LOCK_PREFIX = 'peerbox-opfs:';
+
+/** Holds the lock of OPFS file `key` until the returned function is called or the page ends. */
+async function holdFile(key) {
+  if (!navigator.locks) return () => {};
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await new Promise((granted, failed) => {
+    navigator.locks.request(LOCK_PREFIX + key, () => { granted(); return held; }).catch(failed);
+  });
+  return release;
+}
+
 /** Writes into OPFS under a key stable for the same file, so a reload can resume. */
 class OpfsSink {
   constructor(key, name, mime) {
@@ -91,10 +108,12 @@ class OpfsSink {
     this.name = name;
     this.mime = mime;
     this.kind = 'opfs';
+    this.release = null;
   }
 
   /** Bytes already on disk from an earlier attempt (the resume offset). */
   async open() {
+    this.release ??= await holdFile(this.key);
     return opfs('open', { key: this.key });
   }
 
@@ -140,7 +159,9 @@ class OpfsSink {
   }
 
   abort() {
-    return opfs('remove', { key: this.key });
+    const release = this.release;
+    this.release = null;
+    return opfs('remove', { key: this.key }).finally(() => release?.());
   }
 }
 
@@ -211,14 +232,18 @@ function triggerDownload(url, name) {
 
 /**
  * Removes what earlier page loads left in OPFS: unfinished files (nothing resumes across a
- * reload) and finished ones the service worker has long since handed over.
+ * reload) and finished ones the service worker has long since handed over. Files a live page of
+ * the origin holds (its lock, see `holdFile`) stay, however old.
  */
 export async function cleanupStale(maxAgeMs = 10 * 60_000) {
   if (!capabilities().opfs) return;
   try {
     const root = await navigator.storage.getDirectory();
     const dir = await root.getDirectoryHandle('peerbox-incoming', { create: true });
+    const locks = navigator.locks ? await navigator.locks.query() : { held: [], pending: [] };
+    const inUse = new Set([...locks.held, ...locks.pending].map((l) => l.name));
     for await (const [name, handle] of dir.entries()) {
+      if (inUse.has(LOCK_PREFIX + name)) continue;
       const file = await handle.getFile().catch(() => null);
       if (file && Date.now() - file.lastModified > maxAgeMs) await dir.removeEntry(name).catch(() => {});
     }
