@@ -31,7 +31,7 @@ stage "cargo test" cargo test --all-targets --locked
 # package, built into the same target dir.
 patched() {
     (cd patches/rtc-sctp && cargo test --locked --lib --target-dir "${CARGO_TARGET_DIR:-../../target}" -- \
-        pacer burst_loss pacing retransmission_review test_assoc_abort tlp:: tail_probe)
+        pacer burst_loss pacing retransmission_review test_assoc_abort tlp:: tail_probe window_opened)
 }
 stage "patched crates" patched
 # Churn against the real daemon; fails if RSS, fds or tasks grow. `cargo test` builds the example

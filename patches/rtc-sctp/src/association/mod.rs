@@ -240,6 +240,8 @@ pub struct Association {
     fast_retransmit_first_sent: bool,
     pacer: Pacer,
     probe: tlp::TailProbe,
+    /// The receive window the last SACK advertised (`a_rwnd`).
+    advertised_rwnd: u32,
 
     // Chunks stored for retransmission
     stored_init: Option<ChunkInit>,
@@ -338,6 +340,7 @@ impl Default for Association {
             fast_retransmit_first_sent: false,
             pacer: Pacer::default(),
             probe: tlp::TailProbe::default(),
+            advertised_rwnd: 0,
 
             // Chunks stored for retransmission
             stored_init: None,
@@ -404,6 +407,8 @@ impl Association {
             side,
             handshake_completed: false,
             max_receive_buffer_size: config.max_receive_buffer_size(),
+            // INIT and INIT ACK advertise the whole buffer.
+            advertised_rwnd: config.max_receive_buffer_size(),
             max_message_size: config.max_message_size(),
             my_max_num_outbound_streams: config.max_num_outbound_streams(),
             my_max_num_inbound_streams: config.max_num_inbound_streams(),
@@ -2082,9 +2087,10 @@ impl Association {
         Ok(())
     }
 
-    /// A fast-retransmitted chunk that is still missing once DATA first sent after its
-    /// retransmission has been acknowledged was lost again (the path delivers in order): mark it
-    /// for another fast retransmission instead of leaving it to the T3-rtx timer. Like the
+    /// A retransmitted chunk (fast retransmit, tail loss probe or T3-rtx) that is still missing
+    /// once DATA first sent after its retransmission has been acknowledged was lost again (the
+    /// path delivers in order): mark it for another fast retransmission instead of leaving it to
+    /// the T3-rtx timer, whose backoff has doubled by then. Like the
     /// candidate scan, this stops at the first outstanding chunk never reported missing.
     fn detect_lost_retransmissions(&mut self, newest_sent: Instant) {
         let mut i = 0;
@@ -2097,8 +2103,8 @@ impl Association {
                 if c.miss_indicator == 0 {
                     break;
                 }
-                if c.fast_retransmitted_at.is_some_and(|at| at < newest_sent) {
-                    c.fast_retransmitted_at = None;
+                if c.retransmitted_at.is_some_and(|at| at < newest_sent) {
+                    c.retransmitted_at = None;
                     c.lost_again = true;
                     self.will_retransmit_fast = true;
                     self.fast_retransmit_first_sent = false;
@@ -2334,6 +2340,30 @@ impl Association {
             .any(|s| s.reassembly_queue.is_readable())
     }
 
+    /// Window update: the application read from a stream. When the window the peer last heard
+    /// of was under half the buffer and reading has opened it by a quarter of the buffer since,
+    /// a SACK goes out now with the new window (RFC 9260 6.2 allows a SACK "to update the offered
+    /// window as the receiving application consumes new data"). Without it a sender held back by
+    /// a small or zero window learns of the room only from its next zero-window probe or
+    /// retransmission timeout, hundreds of milliseconds later, with the receiver idle all along.
+    pub(crate) fn on_application_read(&mut self) {
+        if self.state() != AssociationState::Established
+            || self.ack_state == AckState::Immediate
+            || self.ack_mode == AckMode::AlwaysDelay
+        {
+            return;
+        }
+        let max = self.max_receive_buffer_size;
+        let credit = self.get_my_receiver_window_credit();
+        if self.advertised_rwnd < max / 2 && credit >= self.advertised_rwnd.saturating_add(max / 4)
+        {
+            self.ack_state = AckState::Immediate;
+            self.timers.stop(Timer::Ack);
+            self.stats.inc_window_updates();
+            self.awake_write_loop();
+        }
+    }
+
     pub(crate) fn get_my_receiver_window_credit(&self) -> u32 {
         let mut bytes_queued = 0;
         for s in self.streams.values() {
@@ -2373,7 +2403,7 @@ impl Association {
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
                 }
-                raw_packets = self.gather_outbound_tail_probe(raw_packets);
+                raw_packets = self.gather_outbound_tail_probe(raw_packets, now);
                 raw_packets = self.gather_outbound_data_and_reconfig_packets(raw_packets, now);
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
@@ -2395,7 +2425,7 @@ impl Association {
                 if self.state() == AssociationState::Closed {
                     return (vec![], false);
                 }
-                raw_packets = self.gather_outbound_tail_probe(raw_packets);
+                raw_packets = self.gather_outbound_tail_probe(raw_packets, now);
                 raw_packets = self.gather_outbound_sack_packets(raw_packets);
                 raw_packets = self.gather_outbound_forward_tsn_packets(raw_packets);
                 self.gather_outbound_shutdown_packets(raw_packets, now)
@@ -2623,7 +2653,7 @@ impl Association {
         for chunk in &mut to_fast_retrans {
             if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
                 c.nsent += 1;
-                c.fast_retransmitted_at = Some(now);
+                c.retransmitted_at = Some(now);
                 c.lost_again = false;
                 chunk.nsent = c.nsent;
                 self.stats.inc_fast_retrans();
@@ -2642,7 +2672,11 @@ impl Association {
     /// cwnd, so the receiver answers with a SACK that reports what it is missing. Only a chunk of
     /// a reliable message is probed: a probe is speculative and must not spend the retry budget
     /// of a partially reliable one (RFC 3758, RFC 7496); those keep T3-rtx's recovery.
-    fn gather_outbound_tail_probe(&mut self, mut raw_packets: Vec<Bytes>) -> Vec<Bytes> {
+    fn gather_outbound_tail_probe(
+        &mut self,
+        mut raw_packets: Vec<Bytes>,
+        now: Instant,
+    ) -> Vec<Bytes> {
         if !self.probe.due {
             return raw_packets;
         }
@@ -2655,8 +2689,10 @@ impl Association {
                 if !matches!(c.reliability, MessageReliability::Reliable) {
                     break;
                 }
-                // Counted as a retransmission: Karn's rule keeps its SACK out of the RTT.
+                // Counted as a retransmission: Karn's rule keeps its SACK out of the RTT, and a
+                // lost probe is found like a lost fast retransmission.
                 c.nsent += 1;
+                c.retransmitted_at = Some(now);
                 let chunk = c.clone();
                 self.stats.inc_tail_probes();
                 trace!("[{}] tail loss probe: tsn={}", self.side, tsn);
@@ -2832,6 +2868,7 @@ impl Association {
             if let Some(c) = self.inflight_queue.get_mut(chunk.tsn) {
                 c.retransmit = false;
                 c.nsent += 1;
+                c.retransmitted_at = Some(now);
                 chunk.nsent = c.nsent;
                 trace!(
                     "[{}] retransmitting tsn={} ssn={} sent={}",
@@ -3287,9 +3324,10 @@ impl Association {
     }
 
     fn create_selective_ack_chunk(&mut self) -> ChunkSelectiveAck {
+        self.advertised_rwnd = self.get_my_receiver_window_credit();
         ChunkSelectiveAck {
             cumulative_tsn_ack: self.peer_last_tsn,
-            advertised_receiver_window_credit: self.get_my_receiver_window_credit(),
+            advertised_receiver_window_credit: self.advertised_rwnd,
             gap_ack_blocks: self.payload_queue.get_gap_ack_blocks(self.peer_last_tsn),
             duplicate_tsn: self.payload_queue.pop_duplicates(),
         }

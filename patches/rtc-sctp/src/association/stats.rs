@@ -8,6 +8,7 @@ pub struct AssociationStats {
     n_fast_retrans: u64,
     n_tail_losses: u64,
     n_tail_probes: u64,
+    n_window_updates: u64,
 }
 
 impl AssociationStats {
@@ -82,6 +83,16 @@ impl AssociationStats {
         self.n_tail_probes
     }
 
+    /// Counts one SACK sent to tell the peer of a window the application's reads opened.
+    pub fn inc_window_updates(&mut self) {
+        self.n_window_updates += 1;
+    }
+
+    /// Window-update SACKs sent.
+    pub fn get_num_window_updates(&mut self) -> u64 {
+        self.n_window_updates
+    }
+
     /// Zeroes every counter.
     pub fn reset(&mut self) {
         self.n_datas = 0;
@@ -91,5 +102,6 @@ impl AssociationStats {
         self.n_fast_retrans = 0;
         self.n_tail_losses = 0;
         self.n_tail_probes = 0;
+        self.n_window_updates = 0;
     }
 }

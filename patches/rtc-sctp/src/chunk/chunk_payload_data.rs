@@ -177,10 +177,10 @@ pub struct ChunkPayloadData {
     /// chunk is still in the inflight queue
     pub(crate) retransmit: bool,
 
-    /// When this chunk was last fast-retransmitted.
-    pub(crate) fast_retransmitted_at: Option<Instant>,
-    /// Its fast retransmission was lost too: DATA first sent after it has been acknowledged
-    /// while it is still missing. It may then be fast-retransmitted again.
+    /// When this chunk was last retransmitted (fast retransmit, tail loss probe or T3-rtx).
+    pub(crate) retransmitted_at: Option<Instant>,
+    /// Its retransmission was lost too: DATA first sent after it has been acknowledged while it
+    /// is still missing. It may then be fast-retransmitted again.
     pub(crate) lost_again: bool,
 }
 
@@ -206,7 +206,7 @@ impl Default for ChunkPayloadData {
             nsent: 0,
             abandoned: false,
             retransmit: false,
-            fast_retransmitted_at: None,
+            retransmitted_at: None,
             lost_again: false,
         }
     }
@@ -293,7 +293,7 @@ impl Chunk for ChunkPayloadData {
             nsent: 0,
             abandoned: false,
             retransmit: false,
-            fast_retransmitted_at: None,
+            retransmitted_at: None,
             lost_again: false,
         })
     }

@@ -22,19 +22,12 @@ use crate::packet::{CommonHeader, Packet};
 use crate::param::param_outgoing_reset_request::ParamOutgoingResetRequest;
 use crate::param::param_reconfig_response::ParamReconfigResponse;
 use assert_matches::assert_matches;
-use lazy_static::lazy_static;
 use log::{info, trace};
 use std::collections::VecDeque;
 use std::net::Ipv6Addr;
-use std::ops::RangeFrom;
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::{cmp, mem, net::UdpSocket, time::Duration};
-
-lazy_static! {
-    pub static ref SERVER_PORTS: Mutex<RangeFrom<u16>> = Mutex::new(4433..);
-    pub static ref CLIENT_PORTS: Mutex<RangeFrom<u16>> = Mutex::new(44433..);
-}
 
 fn min_opt<T: Ord>(x: Option<T>, y: Option<T>) -> Option<T> {
     match (x, y) {
@@ -85,8 +78,8 @@ struct TestEndpoint {
 }
 
 impl TestEndpoint {
-    fn new(endpoint: Endpoint, addr: SocketAddr) -> Self {
-        let socket = UdpSocket::bind(addr).expect("failed to bind UDP socket");
+    fn new(endpoint: Endpoint, socket: UdpSocket) -> Self {
+        let addr = socket.local_addr().unwrap();
         socket
             .set_read_timeout(Some(Duration::new(0, 10_000_000)))
             .unwrap();
@@ -207,14 +200,15 @@ struct Pair {
 impl Pair {
     pub fn new(endpoint_config: EndpointConfig, server_config: ServerConfig) -> Self {
         let endpoint_config = Arc::new(endpoint_config);
-        let server_addr = SocketAddr::new(
-            Ipv6Addr::LOCALHOST.into(),
-            SERVER_PORTS.lock().unwrap().next().unwrap(),
-        );
-        let client_addr = SocketAddr::new(
-            Ipv6Addr::LOCALHOST.into(),
-            CLIENT_PORTS.lock().unwrap().next().unwrap(),
-        );
+        // Ephemeral ports: fixed ones collide with whatever else runs on the machine (another
+        // test binary of this crate, for one).
+        let bind = || {
+            UdpSocket::bind(SocketAddr::new(Ipv6Addr::LOCALHOST.into(), 0))
+                .expect("failed to bind UDP socket")
+        };
+        let (server_socket, client_socket) = (bind(), bind());
+        let server_addr = server_socket.local_addr().unwrap();
+        let client_addr = client_socket.local_addr().unwrap();
 
         let server = Endpoint::new(
             server_addr,
@@ -224,18 +218,9 @@ impl Pair {
         );
         let client = Endpoint::new(client_addr, TransportProtocol::UDP, endpoint_config, None);
 
-        Pair::new_from_endpoint(client, server, client_addr, server_addr)
-    }
-
-    pub fn new_from_endpoint(
-        client: Endpoint,
-        server: Endpoint,
-        client_addr: SocketAddr,
-        server_addr: SocketAddr,
-    ) -> Self {
         Self {
-            server: TestEndpoint::new(server, server_addr),
-            client: TestEndpoint::new(client, client_addr),
+            server: TestEndpoint::new(server, server_socket),
+            client: TestEndpoint::new(client, client_socket),
             time: Instant::now(),
             latency: Duration::new(0, 0),
         }
@@ -3985,6 +3970,63 @@ fn test_assoc_lost_last_packets_are_recovered_by_a_tail_probe_not_t3() -> Result
             "recovered in {recovery:?} ({lost_tail} lost)"
         );
     }
+    Ok(())
+}
+
+#[test]
+fn test_assoc_window_opened_by_reading_is_advertised_at_once() -> Result<()> {
+    let si: u16 = 1;
+    let (mut pair, client_ch, server_ch) = create_association_pair(AckMode::Normal, 64 * 1024)?;
+    pair.latency = Duration::from_millis(5);
+    establish_session_pair(&mut pair, client_ch, server_ch, si)?;
+
+    // Three times the receiver's buffer, and a receiving application that reads nothing for a
+    // while: the receiver's SACKs close the window and the sender is held back by it.
+    let msg = Bytes::from(vec![7u8; 1000]);
+    let start = pair.time;
+    for _ in 0..200 {
+        pair.client_stream(client_ch, si)?.write_sctp(
+            start,
+            &msg,
+            PayloadProtocolIdentifier::Binary,
+        )?;
+    }
+    while pair.time < start + Duration::from_millis(300) && pair.step() {}
+    let queued = pair
+        .server_conn_mut(server_ch)
+        .streams
+        .get(&si)
+        .unwrap()
+        .get_num_bytes_in_reassembly_queue();
+    assert!(queued > 60 * 1000, "the receive buffer is full: {queued}");
+
+    // The application reads it all. The receiver says so at once, with no DATA arriving: a
+    // SACK advertising the opened window. Without it the sender would only learn of the room
+    // from its next zero-window probe, at its retransmission timer.
+    while pair.server_stream(server_ch, si)?.read_sctp()?.is_some() {}
+    let client_addr = pair.client.addr;
+    pair.server.drive(pair.time, client_addr);
+    let mut advertised = vec![];
+    for t in pair.server.outbound.drain(..) {
+        if let Payload::RawEncode(raw) = t.message {
+            for p in raw.iter().filter_map(|r| Packet::unmarshal(r).ok()) {
+                for c in &p.chunks {
+                    if let Some(sack) = c.as_any().downcast_ref::<ChunkSelectiveAck>() {
+                        advertised.push(sack.advertised_receiver_window_credit);
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        advertised.iter().any(|&w| w >= 48 * 1024),
+        "SACKs sent after the read advertise {advertised:?}"
+    );
+    let updates = pair
+        .server_conn_mut(server_ch)
+        .stats
+        .get_num_window_updates();
+    assert_eq!(updates, 1, "one window update for one read-out");
     Ok(())
 }
 
