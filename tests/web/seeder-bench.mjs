@@ -177,7 +177,8 @@ try {
   if (mode === 'download' || mode === 'series') {
     let c2cPages = null;
     for (let i = 0; i < RUNS; i++) {
-      for (const d of daemons) {
+      // The order flips every run: the second download of a pair ran faster, whichever binary.
+      for (const d of i % 2 ? [...daemons].reverse() : daemons) {
         const s = await download(d);
         (d.name === 'seeder' ? result.seeder : result.baseline).push(s);
         say(`run ${i + 1}: ${d.name} -> ${BROWSER}`, s);
@@ -204,7 +205,7 @@ try {
     }
   } else if (mode === 'upload') {
     for (let i = 0; i < RUNS; i++) {
-      for (const d of daemons) {
+      for (const d of i % 2 ? [...daemons].reverse() : daemons) {
         const u = await upload(d, i);
         (d.name === 'seeder' ? result.upload : result.baseline).push(u);
         say(`run ${i + 1}: ${BROWSER} -> ${d.name} (send ${(u.sendMs / 1000).toFixed(1)} s)`, u);
