@@ -21,6 +21,9 @@ pub fn peerbox(dir: &Path) -> Command {
             cmd.env_remove(k);
         }
     }
+    // The TURN relay listens on the machine's own addresses by default: tests stay on loopback
+    // (and two daemons at once would race for its port). The relay has its own tests.
+    cmd.env("PEERBOX_TURN__ENABLED", "false");
     cmd
 }
 

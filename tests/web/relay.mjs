@@ -42,10 +42,12 @@ async function phone(ns) {
 }
 
 let failed = 0;
+let a = null;
+let b = null;
 try {
   await waitHealthy(`${BASE}healthz`);
-  const a = await phone('a');
-  const b = await phone('b');
+  a = await phone('a');
+  b = await phone('b');
   const room = 'relay';
   for (const x of [a, b]) {
     await x.p.goto(`${BASE}?room=${room}`);
@@ -82,6 +84,9 @@ try {
   const mib = relayed / (1 << 20);
   console.log(`  relay: 50 MiB in ${secs.toFixed(1)} s (${(52.4288 / secs).toFixed(1)} MB/s incl. hashing), pair ${pair.join('/')}, `
     + `${mib.toFixed(0)} MiB relayed (both legs), daemon CPU ${cpuUsed.toFixed(2)} s = ${(1000 * cpuUsed / mib).toFixed(1)} ms per MiB relayed`);
+  const refused = (await fetch(`${BASE}metrics`).then((r) => r.text())).split('\n')
+    .filter((l) => l.startsWith('peerbox_turn_refused_total') && !l.endsWith(' 0'));
+  if (refused.length) console.log(`  relay refusals: ${refused.join('; ')}`);
   console.log('ok   relay: 50 MiB between isolated browsers through the TURN relay, verified');
   // Closing through the harness checks both pages' control messages against the schema (wire.mjs).
   await a.p.close();
@@ -91,6 +96,15 @@ try {
 } catch (err) {
   failed = 1;
   console.log(`FAIL relay: ${err.stack || err}\ndaemon log:\n${log.split('\n').slice(-30).join('\n')}`);
+  // Where it stood: each page's transfer rows and links, and the relay's counters.
+  const where = (x) => x?.p.eval(() => ({
+    rows: [...document.querySelectorAll('[data-transfer]')].map((r) => r.textContent),
+    links: [...globalThis.peerbox.state.links.entries()].map(([n, l]) => [n, l.link?.pc?.connectionState,
+      l.link?.pc?.iceConnectionState, l.link?.dc?.readyState, l.session?.ready, l.link?.pc?.sctp?.state]),
+  })).catch((e) => String(e));
+  console.log(`  page a: ${JSON.stringify(await where(a))}\n  page b: ${JSON.stringify(await where(b))}`);
+  const metrics = await fetch(`${BASE}metrics`).then((r) => r.text()).catch((e) => String(e));
+  console.log(`  relay counters: ${metrics.split('\n').filter((l) => l.startsWith('peerbox_turn')).join('; ')}`);
 } finally {
   daemon.kill('SIGTERM');
 }
