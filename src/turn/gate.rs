@@ -83,16 +83,15 @@ impl Gate {
             return Verdict::Pass;
         }
         if !m.contains(ATTR_MESSAGE_INTEGRITY) {
-            let rate = u64::from(self.shared.cfg.max_unauthenticated_per_min);
+            let per_min = self.shared.cfg.max_unauthenticated_per_min;
             let ok = {
                 let mut b = self.unauth.lock().unwrap_or_else(|p| p.into_inner());
                 if b.len() >= MAX_BUCKETS && !b.contains_key(&src.ip()) {
                     b.clear();
                 }
-                // Bucket counts "bytes"; here one request is 60 units, so `rate` per minute.
                 b.entry(src.ip())
-                    .or_insert_with(|| Bucket::new(rate, Instant::now()))
-                    .take(60, Instant::now())
+                    .or_insert_with(|| Bucket::per_minute(per_min, Instant::now()))
+                    .take(1, Instant::now())
             };
             if !ok {
                 c.refuse("unauthenticated_rate");

@@ -20,14 +20,28 @@ use super::creds::Minter;
 pub struct Bucket {
     tokens: f64,
     rate: f64,
+    /// Most tokens saved up.
+    cap: f64,
     last: Instant,
 }
 
 impl Bucket {
+    /// `rate` tokens per second, at most one second's worth saved up.
     pub fn new(rate: u64, now: Instant) -> Self {
         Bucket {
             tokens: rate as f64,
             rate: rate as f64,
+            cap: rate as f64,
+            last: now,
+        }
+    }
+
+    /// `n` per minute, one token each: a burst of up to `n`, then one every 60/`n` seconds.
+    pub fn per_minute(n: u32, now: Instant) -> Self {
+        Bucket {
+            tokens: f64::from(n),
+            rate: f64::from(n) / 60.0,
+            cap: f64::from(n),
             last: now,
         }
     }
@@ -39,7 +53,7 @@ impl Bucket {
         }
         let dt = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
-        self.tokens = (self.tokens + dt * self.rate).min(self.rate);
+        self.tokens = (self.tokens + dt * self.rate).min(self.cap);
         if self.tokens >= n as f64 {
             self.tokens -= n as f64;
             true
@@ -293,5 +307,21 @@ mod tests {
         assert!(!b.take(1, later));
         let mut free = Bucket::new(0, t0);
         assert!(free.take(usize::MAX, t0));
+    }
+
+    #[test]
+    fn per_minute_allows_a_burst_then_the_rate() {
+        // A page opening a few connections at once sends a few unauthenticated requests in the
+        // same instant; the old bucket (one request saved up) dropped all but the first.
+        let t0 = Instant::now();
+        let mut b = Bucket::per_minute(60, t0);
+        assert!((0..60).all(|_| b.take(1, t0)));
+        assert!(!b.take(1, t0));
+        assert!(!b.take(1, t0 + Duration::from_millis(900)));
+        assert!(b.take(1, t0 + Duration::from_millis(1000)));
+        // A quiet hour saves up one minute's worth, no more.
+        let later = t0 + Duration::from_secs(3600);
+        assert!((0..60).all(|_| b.take(1, later)));
+        assert!(!b.take(1, later));
     }
 }

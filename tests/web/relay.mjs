@@ -100,7 +100,7 @@ try {
   const where = (x) => x?.p.eval(() => ({
     rows: [...document.querySelectorAll('[data-transfer]')].map((r) => r.textContent),
     links: [...globalThis.peerbox.state.links.entries()].map(([n, l]) => [n, l.link?.pc?.connectionState,
-      l.link?.pc?.iceConnectionState, l.link?.dc?.readyState, l.session?.ready, l.link?.pc?.sctp?.state]),
+      l.link?.pc?.iceConnectionState, l.link?.channels?.peerbox?.readyState, l.session?.ready, l.link?.pc?.sctp?.state]),
   })).catch((e) => String(e));
   console.log(`  page a: ${JSON.stringify(await where(a))}\n  page b: ${JSON.stringify(await where(b))}`);
   const metrics = await fetch(`${BASE}metrics`).then((r) => r.text()).catch((e) => String(e));

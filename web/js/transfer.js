@@ -95,6 +95,7 @@ export class Session {
     this.serving = new Map(); // id -> {stopped}: ranges of held pieces we send (re-seeding)
     this.swarmListeners = new Set(); // fn(m) for piece_hashes and sources
     this.ready = false;
+    this.helloSent = false;
     link.addEventListener('open', () => this.onOpen());
     link.addEventListener('message', (ev) => this.onMessage(ev.detail.data));
     link.addEventListener('channelclose', () => this.close('connection closed'));
@@ -121,6 +122,18 @@ export class Session {
   }
 
   onOpen() {
+    this.sendHello();
+  }
+
+  /**
+   * Our hello, once per link, as soon as the channel is open: on its open event, or at the
+   * latest in answer to the other side's hello. The relay test caught a link that stayed up for
+   * minutes with one page ready and the other not: the answering page had the offerer's hello,
+   * the offerer never had the answerer's, so the offerer's queued file never went out.
+   */
+  sendHello() {
+    if (this.helloSent || this.channel?.readyState !== 'open') return;
+    this.helloSent = true;
     this.channel.bufferedAmountLowThreshold = LOW_WATER;
     this.send({ type: 'hello', version: PROTOCOL_VERSION, agent: 'peerbox-web' });
   }
@@ -138,6 +151,7 @@ export class Session {
     }
     switch (m.type) {
       case 'hello':
+        this.sendHello();
         // Both sides say the highest version they speak; the session speaks the lower one.
         this.version = Math.min(PROTOCOL_VERSION, Number.isInteger(m.version) ? m.version : 1);
         this.ready = true;
