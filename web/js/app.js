@@ -222,6 +222,14 @@ function connectTo(remote, offerer) {
     sig.signal(remote, { kind: 'bye', reason: 'ICE/DTLS connection failed in the browser', ufrag: link.ufrag() });
     dropLink(remote, entry, 'connection failed');
   });
+  // Open but never greeted (transfer.js): tell the other side and start over; what was queued
+  // pauses and resumes on the new link.
+  link.addEventListener('stalled', (ev) => {
+    if (state.links.get(remote) !== entry) return;
+    view.banner(`The connection to ${remote} did not start (${ev.detail}); reconnecting…`);
+    sig.signal(remote, { kind: 'bye', reason: ev.detail, ufrag: link.ufrag() });
+    dropLink(remote, entry, ev.detail);
+  });
   // The seeder closes its channels when it restarts; its transfers pause and resume on the
   // next link (transfer.js), which is made at once when the seeder is still in the room.
   link.addEventListener('channelclose', () => dropLink(remote, entry, 'connection closed'));

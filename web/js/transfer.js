@@ -25,6 +25,8 @@ const READ_SLICE = 4 << 20;
 const STALL_MS = 30_000;
 /** How long transfers cut off by a lost connection wait for their peer to come back. */
 const PAUSE_MS = 5 * 60_000;
+/** A browser link whose channel is open without the other side's hello for this long is rebuilt. */
+const HELLO_TIMEOUT_MS = 8_000;
 
 // Transfers interrupted by a Wi-Fi blip or a daemon restart, per remote name. The received bytes
 // (sink), the running hash and the progress row are kept, so the next session with that peer
@@ -123,6 +125,15 @@ export class Session {
 
   onOpen() {
     this.sendHello();
+    // A link to another browser whose channel opened but whose hello never comes is rebuilt
+    // (app.js, 'stalled'): what was queued or running on it pauses and resumes on the next one.
+    // The relay test caught such a link, up for minutes with one side never ready. Not for the
+    // seeder, which answers our hello only once its catalog is ready.
+    if (!this.seeder) {
+      setTimeout(() => {
+        if (!this.ready && !this.closed) this.link.dispatchEvent(new CustomEvent('stalled', { detail: 'no hello from the other browser' }));
+      }, HELLO_TIMEOUT_MS);
+    }
   }
 
   /**
