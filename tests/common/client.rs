@@ -16,6 +16,20 @@ pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub type WsStream =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// Reads signaling messages until the room's roster lists the seeder. It joins its rooms only
+/// once it has started, and a signal to a name not in the room goes nowhere.
+pub async fn until_seeder_listed(ws: &mut WsStream) {
+    loop {
+        let m = ws_recv(ws).await;
+        let listed = m["peers"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|x| x["kind"] == "seeder"));
+        if m["type"] == "peers" && listed {
+            return;
+        }
+    }
+}
+
 pub async fn ws_recv(ws: &mut WsStream) -> Value {
     loop {
         let msg = tokio::time::timeout(WAIT, ws.next())
