@@ -208,14 +208,16 @@ export async function ready(p, room = 'home', base = BASE) {
 }
 
 // Two pages in a fresh room; page `a` starts sending `size` random bytes to page `c`, which
-// accepts. `finish` waits for both rows and checks them and the saved bytes.
-export async function sendBetweenPages(b, tag, size) {
+// accepts. `finish` waits for both rows and checks them and the saved bytes. `beforeSend(a, c)`
+// runs once both pages are in the room, before anything is sent.
+export async function sendBetweenPages(b, tag, size, { beforeSend } = {}) {
   const room = `${tag}-${b.name}`;
   const a = await b.page();
   const c = await b.page();
   await ready(a, room);
   const cName = await ready(c, room);
   c.acceptDialogs();
+  await beforeSend?.(a, c);
   await a.waitFor((n) => [...document.querySelectorAll('#send-to option')].some((o) => o.value === n), cName);
   const name = `${tag}-${b.name}.bin`;
   const src = join(work, name);

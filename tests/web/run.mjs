@@ -141,15 +141,9 @@ const tests = {
 
   async 'a browser link whose hello never comes is rebuilt, and the file still arrives'(b) {
     if (b.name !== 'chromium') return 'skip'; // page logic; one browser is enough
-    const room = `nohello-${b.name}`;
-    const a = await b.page();
-    const c = await b.page();
-    await ready(a, room);
-    const cName = await ready(c, room);
-    c.acceptDialogs();
     // The receiver's first hello is lost on its way (what the relay test caught, 1 run in ~17):
     // the sender's link is up, its file queued, and it never hears from the other side.
-    await c.eval(() => {
+    const loseFirstHello = (a, c) => c.eval(() => {
       const send = RTCDataChannel.prototype.send;
       let lost = false;
       RTCDataChannel.prototype.send = function (data) {
@@ -160,22 +154,11 @@ const tests = {
         return send.call(this, data);
       };
     });
-    await a.waitFor((n) => [...document.querySelectorAll('#send-to option')].some((o) => o.value === n), cName);
-    const name = `nohello-${b.name}.bin`;
-    const payload = randomBytes(256 << 10);
-    writeFileSync(join(work, name), payload);
-    const saved = c.nextDownload();
-    await a.eval((n) => { document.getElementById('send-to').value = n; }, cName);
-    await a.setFiles('#file-input', [join(work, name)]);
-    const row = (p) => p.waitFor((n) => document.querySelector(`[data-transfer="${n}"]`)?.dataset.state, name, 60000)
-      .then(() => p.eval((n) => document.querySelector(`[data-transfer="${n}"]`).textContent, name));
-    const [sent, got] = await Promise.all([row(a), row(c)]);
-    if (!got.includes('Verified') || !sent.includes('Delivered')) throw new Error(`rows: ${sent} / ${got}`);
-    if (sha(await saved) !== sha(payload)) throw new Error('received file differs');
-    const banner = await a.eval(() => document.getElementById('banner').textContent);
+    const t = await sendBetweenPages(b, 'nohello', 256 << 10, { beforeSend: loseFirstHello });
+    await t.finish();
+    const banner = await t.a.eval(() => document.getElementById('banner').textContent);
     if (!banner.includes('did not start')) throw new Error(`no word of the rebuilt link: ${banner}`);
-    await a.close();
-    await c.close();
+    await t.close();
   },
 
   async 'chat between two pages, shown as text'(b) {

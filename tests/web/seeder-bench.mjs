@@ -172,13 +172,15 @@ try {
     for (const f of readdirSync(d.incoming)) if (f.startsWith('up-')) rmSync(join(d.incoming, f));
     return u;
   };
+  // The daemons of run `i`, in an order that flips every run: the second of an alternated pair
+  // ran faster, whichever binary it was.
+  const inTurn = (i) => (i % 2 ? [...daemons].reverse() : daemons);
   const say = (what, r) => log(`${what} ${mbps(r).toFixed(1)} MB/s ${r.ok ? 'ok' : 'BAD'}, longest pause ${Math.round(r.maxGapMs)} ms, `
     + `rcvbuf drops ${r.rcvbufErrors}, daemon CPU ${r.cpuSecs.toFixed(2)} s`);
   if (mode === 'download' || mode === 'series') {
     let c2cPages = null;
     for (let i = 0; i < RUNS; i++) {
-      // The order flips every run: the second download of a pair ran faster, whichever binary.
-      for (const d of i % 2 ? [...daemons].reverse() : daemons) {
+      for (const d of inTurn(i)) {
         const s = await download(d);
         (d.name === 'seeder' ? result.seeder : result.baseline).push(s);
         say(`run ${i + 1}: ${d.name} -> ${BROWSER}`, s);
@@ -205,7 +207,7 @@ try {
     }
   } else if (mode === 'upload') {
     for (let i = 0; i < RUNS; i++) {
-      for (const d of i % 2 ? [...daemons].reverse() : daemons) {
+      for (const d of inTurn(i)) {
         const u = await upload(d, i);
         (d.name === 'seeder' ? result.upload : result.baseline).push(u);
         say(`run ${i + 1}: ${BROWSER} -> ${d.name} (send ${(u.sendMs / 1000).toFixed(1)} s)`, u);

@@ -217,18 +217,19 @@ function connectTo(remote, offerer) {
   const session = new Session(link, { me: sig.name, remote, view: catalogView, seeder: remote === state.seeder, links: swarmLinks });
   const entry = { link, session };
   state.links.set(remote, entry);
-  link.addEventListener('failed', () => {
-    view.banner(`Could not reach ${remote} directly (network blocks peer-to-peer).`);
-    sig.signal(remote, { kind: 'bye', reason: 'ICE/DTLS connection failed in the browser', ufrag: link.ufrag() });
-    dropLink(remote, entry, 'connection failed');
-  });
-  // Open but never greeted (transfer.js): tell the other side and start over; what was queued
-  // pauses and resumes on the new link.
+  // Gives the link up: says so, tells the other side which attempt ended, drops it.
+  const giveUp = (text, byeReason, dropReason) => {
+    view.banner(text);
+    sig.signal(remote, { kind: 'bye', reason: byeReason, ufrag: link.ufrag() });
+    dropLink(remote, entry, dropReason);
+  };
+  link.addEventListener('failed', () => giveUp(`Could not reach ${remote} directly (network blocks peer-to-peer).`,
+    'ICE/DTLS connection failed in the browser', 'connection failed'));
+  // Open but never greeted (transfer.js): start over; what was queued pauses and resumes on
+  // the new link.
   link.addEventListener('stalled', (ev) => {
     if (state.links.get(remote) !== entry) return;
-    view.banner(`The connection to ${remote} did not start (${ev.detail}); reconnecting…`);
-    sig.signal(remote, { kind: 'bye', reason: ev.detail, ufrag: link.ufrag() });
-    dropLink(remote, entry, ev.detail);
+    giveUp(`The connection to ${remote} did not start (${ev.detail}); reconnecting…`, ev.detail, ev.detail);
   });
   // The seeder closes its channels when it restarts; its transfers pause and resume on the
   // next link (transfer.js), which is made at once when the seeder is still in the room.
